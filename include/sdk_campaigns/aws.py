@@ -1,0 +1,70 @@
+"""What the DAG needs from the Airflow AWS connection: clients, registry auth, job environment.
+
+The local stack and real AWS differ only in the connection: an `endpoint_url` (moto) and,
+because moto's ECR keeps no layers, a `sdk_campaigns_registry` extra naming the OCI
+registry that stands in for ECR's data plane.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from urllib.parse import urlparse
+
+from sdk_campaigns.images import RegistryAuth
+
+REGISTRY_EXTRA = "sdk_campaigns_registry"
+
+
+class AwsContext:
+    def __init__(self, aws_conn_id: str = "aws_default"):
+        self.aws_conn_id = aws_conn_id
+
+    @cached_property
+    def _base_hook(self):
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="sts")
+
+    @cached_property
+    def extra(self) -> dict:
+        return dict(self._base_hook.conn_config.extra_config or {})
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self._base_hook.conn_config.endpoint_url
+
+    @property
+    def region_name(self) -> str | None:
+        return self._base_hook.conn_config.region_name
+
+    def client(self, service: str):
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type=service).get_conn()
+
+    def registry_auth(self) -> RegistryAuth:
+        """Docker credentials from ECR's GetAuthorizationToken, through the Amazon provider's hook."""
+        from airflow.providers.amazon.aws.hooks.ecr import EcrHook
+
+        credentials = EcrHook(aws_conn_id=self.aws_conn_id).get_temporary_credentials()[0]
+        registry = self.extra.get(REGISTRY_EXTRA) or urlparse(credentials.proxy_endpoint).netloc
+        return RegistryAuth(registry=registry, username=credentials.username, password=credentials.password)
+
+    @property
+    def is_local_stack(self) -> bool:
+        return bool(self.extra.get(REGISTRY_EXTRA) and self.endpoint_url)
+
+    def job_environment(self) -> dict[str, str]:
+        """Environment a job needs to reach the same AWS endpoint as the DAG.
+
+        Empty on real AWS (the job role and the default endpoints apply). On the local
+        stack: moto's endpoint and moto's throwaway credentials, never the connection's.
+        """
+        if not self.is_local_stack:
+            return {}
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": self.region_name or "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }

@@ -1,0 +1,213 @@
+"""Collect one SDK's outcome: the Batch job, its own log stream, and its JUnit from S3.
+
+Pass/fail comes from JUnit, never from the exit code alone, and the three kinds of
+failure stay apart: tests failed, infrastructure failed, results invalid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, field
+
+from sdk_campaigns.junit import JUnitError, TestCase, parse_junit
+
+log = logging.getLogger(__name__)
+
+SDK_PASSED = "passed"
+SDK_TESTS_FAILED = "tests_failed"
+SDK_INFRA_FAILED = "infrastructure_failed"
+SDK_RESULTS_INVALID = "results_invalid"
+HARNESS_EXIT_CODE = 3
+OOM_EXIT_CODE = 137
+LOG_EXCERPT_LINES = 200
+
+
+@dataclass
+class SdkOutcome:
+    sdk: str
+    status: str
+    reason: str
+    job_id: str | None = None
+    job_status: str | None = None
+    exit_code: int | None = None
+    image: str | None = None
+    image_digest: str | None = None
+    job_seconds: float | None = None
+    results_uri: str = ""
+    log_stream: str | None = None
+    log_excerpt: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    rows: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def test_id(sdk: str, classname: str, name: str) -> str:
+    """Stable across runs: the same test keeps its id while its class and name stay."""
+    return hashlib.sha256(f"{sdk}\x1f{classname}\x1f{name}".encode()).hexdigest()[:16]
+
+
+def find_job(batch, queue: str, job_name: str) -> dict | None:
+    """The newest job of that name in the queue, described in full."""
+    summaries = []
+    for page in batch.get_paginator("list_jobs").paginate(
+        jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [job_name]}]
+    ):
+        summaries.extend(page["jobSummaryList"])
+    if not summaries:
+        return None
+    newest = max(summaries, key=lambda s: s.get("createdAt", 0))
+    return batch.describe_jobs(jobs=[newest["jobId"]])["jobs"][0]
+
+
+def job_log_stream(job: dict) -> tuple[str, str] | None:
+    """(group, stream) of this job's own log stream: its last attempt's, else the container's."""
+    container = job.get("container") or {}
+    attempts = job.get("attempts") or []
+    stream = None
+    if attempts:
+        stream = (attempts[-1].get("container") or {}).get("logStreamName")
+    stream = stream or container.get("logStreamName")
+    if not stream:
+        return None
+    options = (container.get("logConfiguration") or {}).get("options") or {}
+    return options.get("awslogs-group", "/aws/batch/job"), stream
+
+
+def read_log_stream(logs, group: str, stream: str, max_events: int = 100_000) -> list[str]:
+    """Every event of one stream, oldest first, following nextForwardToken to the end."""
+    lines: list[str] = []
+    kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+    while len(lines) < max_events:
+        response = logs.get_log_events(**kwargs)
+        lines.extend(event["message"] for event in response["events"])
+        token = response.get("nextForwardToken")
+        if not token or token == kwargs.get("nextToken"):
+            break
+        kwargs["nextToken"] = token
+    return lines
+
+
+def fetch_junit(s3, bucket: str, prefix: str, max_bytes: int) -> tuple[list[TestCase], list[str]]:
+    """Parse every .xml under the prefix; return the cases and one error per bad file."""
+    cases: list[TestCase] = []
+    errors: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if not key.endswith(".xml"):
+                continue
+            if item["Size"] > max_bytes:
+                errors.append(f"s3://{bucket}/{key}: {item['Size']} bytes is over the {max_bytes} byte limit")
+                continue
+            data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            try:
+                cases.extend(parse_junit(data, f"s3://{bucket}/{key}"))
+            except JUnitError as err:
+                errors.append(str(err))
+    return cases, errors
+
+
+def explain_job_failure(job: dict) -> str:
+    container = job.get("container") or {}
+    exit_code = container.get("exitCode")
+    reason = job.get("statusReason") or container.get("reason") or ""
+    if exit_code == OOM_EXIT_CODE or "OutOfMemory" in reason:
+        return f"killed for memory (exit {exit_code}): raise memory_mib for this SDK in the campaign config"
+    if "attemptDurationSeconds" in reason or "timeout" in reason.lower():
+        return f"timed out ({reason}): raise timeout_seconds for this SDK or speed up its suite"
+    if exit_code == HARNESS_EXIT_CODE:
+        return "the test harness failed (exit 3): see the job log for the harness error"
+    if exit_code is not None:
+        return f"the job exited {exit_code}: {reason or 'see the job log'}"
+    return f"the job failed before its container ran: {reason or 'no reason given'}"
+
+
+def classify(job: dict | None, cases: list[TestCase], errors: list[str]) -> tuple[str, str]:
+    if job is None:
+        return SDK_INFRA_FAILED, "no Batch job was found for this run: the job never started"
+    if job["status"] != "SUCCEEDED":
+        return SDK_INFRA_FAILED, explain_job_failure(job)
+    if errors:
+        return SDK_RESULTS_INVALID, "; ".join(errors)
+    if not cases:
+        return SDK_INFRA_FAILED, "the job succeeded but uploaded no JUnit results"
+    failed = sum(c.status in ("failed", "error") for c in cases)
+    if failed:
+        return SDK_TESTS_FAILED, f"{failed} of {len(cases)} tests failed"
+    return SDK_PASSED, f"all {len(cases)} tests passed or were skipped"
+
+
+def normalise(cases: list[TestCase], *, sdk: str, run_id: str, logical_date: str, digest: str) -> list[dict]:
+    return [
+        {
+            "run_id": run_id,
+            "logical_date": logical_date,
+            "sdk": sdk,
+            "suite": case.suite,
+            "classname": case.classname,
+            "name": case.name,
+            "test_id": test_id(sdk, case.classname, case.name),
+            "status": case.status,
+            "duration": case.duration,
+            "message": case.message,
+            "image_digest": digest,
+        }
+        for case in cases
+    ]
+
+
+def count(cases: list[TestCase]) -> dict[str, int]:
+    counts = {status: 0 for status in ("passed", "failed", "error", "skipped")}
+    for case in cases:
+        counts[case.status] += 1
+    counts["total"] = len(cases)
+    return counts
+
+
+def job_seconds(job: dict | None) -> float | None:
+    if job and job.get("startedAt") and job.get("stoppedAt"):
+        return max(0.0, (job["stoppedAt"] - job["startedAt"]) / 1000)
+    return None
+
+
+def collect_outcome(
+    *,
+    batch,
+    logs,
+    s3,
+    sdk: str,
+    job_queue: str,
+    job_name: str,
+    bucket: str,
+    prefix: str,
+    image: str,
+    digest: str,
+    run_id: str,
+    logical_date: str,
+    max_junit_bytes: int,
+) -> SdkOutcome:
+    job = find_job(batch, job_queue, job_name)
+    outcome = SdkOutcome(
+        sdk=sdk, status="", reason="", image=image, image_digest=digest, results_uri=f"s3://{bucket}/{prefix}"
+    )
+    cases: list[TestCase] = []
+    errors: list[str] = []
+    if job is not None:
+        outcome.job_id, outcome.job_status = job["jobId"], job["status"]
+        outcome.exit_code = (job.get("container") or {}).get("exitCode")
+        outcome.job_seconds = job_seconds(job)
+        stream = job_log_stream(job)
+        if stream:
+            outcome.log_stream = f"{stream[0]}/{stream[1]}"
+            lines = read_log_stream(logs, *stream)
+            outcome.log_excerpt = lines[-LOG_EXCERPT_LINES:]
+            # Kept next to the results so the full log outlives CloudWatch retention.
+            s3.put_object(Bucket=bucket, Key=f"{prefix}job.log", Body="\n".join(lines).encode())
+        cases, errors = fetch_junit(s3, bucket, prefix, max_junit_bytes)
+    outcome.status, outcome.reason = classify(job, cases, errors)
+    outcome.counts = count(cases)
+    outcome.rows = normalise(cases, sdk=sdk, run_id=run_id, logical_date=logical_date, digest=digest)
+    return outcome

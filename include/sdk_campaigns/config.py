@@ -1,0 +1,210 @@
+"""The campaign configuration: a YAML file loaded through a typed schema.
+
+Every mistake in the file fails with the file, the dotted key and what is allowed,
+because the person reading the error is editing YAML, not Python.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_PATH = REPO_ROOT / "include" / "campaign.yaml"
+
+# Fargate accepts these vCPU values only; memory depends on vCPU (checked below).
+FARGATE_VCPUS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+_FARGATE_MEMORY_MIB = {
+    0.25: range(512, 2049, 512),
+    0.5: range(1024, 4097, 1024),
+    1.0: range(2048, 8193, 1024),
+    2.0: range(4096, 16385, 1024),
+    4.0: range(8192, 30721, 1024),
+    8.0: range(16384, 61441, 4096),
+    16.0: range(32768, 122881, 8192),
+}
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
+
+
+class ConfigError(ValueError):
+    """The campaign configuration file is wrong; the message says where and how to fix it."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CampaignSettings(_Strict):
+    dag_id: str = Field(default="sdk_test_campaign", pattern=r"^[A-Za-z0-9_.-]+$")
+    schedule: str = "0 6 * * *"
+    start_date: date = date(2026, 11, 1)
+    default_ref: str = "main"
+    results_bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    ecr_repository_prefix: str = Field(default="sdk-campaigns", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
+    history_uri: str = ""
+    report_dir: str = ""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron_has_five_fields(cls, value: str) -> str:
+        if value.startswith("@") or len(value.split()) == 5:
+            return value
+        raise ValueError(f"{value!r} is not a cron expression: use 5 fields, e.g. '0 6 * * *', or '@daily'")
+
+
+class BatchSettings(_Strict):
+    compute_environment: str = "sdk-campaigns-fargate"
+    job_queue: str = "sdk-campaigns"
+    job_definition_prefix: str = "sdk-campaigns"
+    execution_role_name: str = "sdk-campaigns-batch-execution"
+    job_role_name: str = "sdk-campaigns-batch-job"
+    max_vcpus: int = Field(default=16, ge=1, le=4096)
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    poll_interval_seconds: int = Field(default=30, ge=1, le=600)
+
+
+class ValidationSettings(_Strict):
+    on_failure: Literal["warn", "fail"] = "warn"
+
+
+class SdkSettings(_Strict):
+    image: str = Field(pattern=NAME_PATTERN)
+    vcpu: float = 0.5
+    memory_mib: int = 1024
+    timeout_seconds: int = Field(default=900, ge=60, le=86400)
+    slo_min_pass_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    max_test_seconds: float = Field(default=300.0, gt=0)
+    test_command: tuple[str, ...] = Field(min_length=1)
+    environment: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("vcpu")
+    @classmethod
+    def _fargate_vcpu(cls, value: float) -> float:
+        if value not in FARGATE_VCPUS:
+            allowed = ", ".join(f"{v:g}" for v in FARGATE_VCPUS)
+            raise ValueError(f"{value:g} is not a Fargate vCPU value; allowed: {allowed}")
+        return value
+
+    @field_validator("memory_mib")
+    @classmethod
+    def _memory_positive(cls, value: int) -> int:
+        if value < 512:
+            raise ValueError(f"{value} MiB is below Fargate's minimum of 512")
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+                raise ValueError(f"environment variable name {name!r} must match [A-Z_][A-Z0-9_]*")
+        return value
+
+    @model_validator(mode="after")
+    def _memory_fits_vcpu(self) -> SdkSettings:
+        allowed = _FARGATE_MEMORY_MIB[self.vcpu]
+        if self.memory_mib not in allowed:
+            raise ValueError(
+                f"memory_mib {self.memory_mib} does not fit vcpu {self.vcpu:g} on Fargate; "
+                f"allowed: {allowed.start}..{allowed.stop - 1} in steps of {allowed.step}"
+            )
+        return self
+
+
+class CampaignConfig(_Strict):
+    campaign: CampaignSettings
+    batch: BatchSettings = BatchSettings()
+    validation: ValidationSettings = ValidationSettings()
+    sdks: dict[str, SdkSettings] = Field(min_length=1)
+
+    @field_validator("sdks")
+    @classmethod
+    def _sdk_names(cls, value: dict[str, SdkSettings]) -> dict[str, SdkSettings]:
+        for name in value:
+            if not re.fullmatch(NAME_PATTERN, name):
+                raise ValueError(f"SDK name {name!r} must match {NAME_PATTERN}")
+        return value
+
+    @property
+    def sdk_names(self) -> list[str]:
+        return list(self.sdks)
+
+    def history_uri(self) -> str:
+        return self.campaign.history_uri or str(data_home() / "history")
+
+    def report_dir(self) -> Path:
+        return Path(self.campaign.report_dir) if self.campaign.report_dir else data_home() / "reports"
+
+
+def data_home() -> Path:
+    """Where local state lives (history, reports, the local stack): SDK_CAMPAIGNS_HOME or .local/."""
+    return Path(os.environ.get("SDK_CAMPAIGNS_HOME") or REPO_ROOT / ".local")
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("SDK_CAMPAIGNS_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The field names allowed at `loc`'s parent, for 'unknown key' errors."""
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            # a dict key (an SDK name): the value model is SdkSettings
+            model = SdkSettings
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif str(part) == "sdks":
+            model = SdkSettings
+    return sorted(model.model_fields)
+
+
+def _describe(error: dict, path: Path) -> str:
+    loc = tuple(error["loc"])
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(CampaignConfig, loc))
+        return f"{path}: unknown key '{key}'; allowed keys here: {allowed}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{path}: key '{key}': {message} (got {error.get('input')!r})"
+
+
+def parse_config(text: str, path: Path) -> CampaignConfig:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'campaign' and 'sdks' at the top")
+    try:
+        return CampaignConfig.model_validate(raw)
+    except ValidationError as err:
+        lines = [_describe(e, path) for e in err.errors()]
+        raise ConfigError("invalid campaign configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def load_config(path: Path | None = None) -> CampaignConfig:
+    path = path or config_path()
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read campaign configuration {path}: {err.strerror}") from err
+    return parse_config(text, path)
+
+
+@cache
+def cached_config(path: str | None = None) -> CampaignConfig:
+    """The configuration for DAG parsing: read once per process."""
+    return load_config(Path(path) if path else None)

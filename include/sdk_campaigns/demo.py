@@ -1,0 +1,89 @@
+"""`sdk-campaigns demo`: one real campaign through `airflow dags test` on the local stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sdk_campaigns import history, local_stack
+from sdk_campaigns.config import load_config
+
+# Lines of `airflow dags test` output worth showing live; everything goes to the log file.
+PROGRESS = re.compile(
+    r"(Marking task as|Task instance in|Running task|Deferring|Trigger fired|ERROR|Traceback)"
+)
+
+
+def campaign_summaries(uri: str, dag_id: str, logical_date: datetime) -> list[dict]:
+    return [
+        s
+        for s in history.read_summaries(uri, dag_id)
+        if datetime.fromisoformat(s["logical_date"]) == logical_date
+    ]
+
+
+def format_table(summaries: list[dict]) -> str:
+    header = f"{'SDK':<12} {'passed':>6} {'failed':>6} {'error':>5} {'skipped':>7} {'duration':>9}  status"
+    lines = [header, "-" * (len(header) + 14)]
+    for s in summaries:
+        c = s.get("counts") or {}
+        duration = f"{s['job_seconds']:.1f} s" if s.get("job_seconds") is not None else "–"
+        lines.append(
+            f"{s['sdk']:<12} {c.get('passed', 0):>6} {c.get('failed', 0):>6} {c.get('error', 0):>5} "
+            f"{c.get('skipped', 0):>7} {duration:>9}  {s['status']}: {s['reason']}"
+        )
+    return "\n".join(lines)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    config = load_config()
+    logical_date = datetime.now(UTC).replace(microsecond=0)
+    conf = {"sdks": args.sdks or [], **({"ref": args.ref} if args.ref else {})}
+    log_dir = local_stack.stack_dir() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"demo-{logical_date:%Y%m%dT%H%M%S}.log"
+    airflow = Path(sys.executable).with_name("airflow")
+    argv = [
+        str(airflow),
+        "dags",
+        "test",
+        config.campaign.dag_id,
+        logical_date.isoformat(),
+        "-c",
+        json.dumps(conf),
+    ]
+    print(f"running {config.campaign.dag_id} for {conf['sdks'] or config.sdk_names} (full log: {log_path})")
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            argv,
+            env={**os.environ, **local_stack.airflow_env()},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for line in process.stdout:
+            log.write(line)
+            if PROGRESS.search(line):
+                print("  " + line.rstrip()[:200], flush=True)
+        returncode = process.wait()
+    elapsed = time.monotonic() - started
+
+    summaries = campaign_summaries(config.history_uri(), config.campaign.dag_id, logical_date)
+    if not summaries:
+        print(f"no results were published (airflow exited {returncode}); see {log_path}", file=sys.stderr)
+        return 1
+    print()
+    print(format_table(summaries))
+    print()
+    print(f"report:  {summaries[0]['report']}")
+    print(f"history: {config.history_uri()}")
+    print(f"campaign wall time: {elapsed:.1f} s; airflow exited {returncode}")
+    return 0 if returncode == 0 else 1

@@ -1,0 +1,372 @@
+"""The local stack: real stand-ins for AWS on one machine, started by the project itself.
+
+Docker Engine (runs the Batch jobs), the Debian base image (pulled, or built with
+debootstrap when no public registry is reachable), moto server (AWS APIs over HTTP),
+a local OCI registry (ECR's data plane) and an Airflow home whose aws_default
+connection points at moto. Every step is idempotent: `up` twice does nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sdk_campaigns.config import REPO_ROOT, data_home
+
+BASE_IMAGE = os.environ.get("SDK_CAMPAIGNS_BASE_IMAGE", "debian:bookworm-slim")
+DEBIAN_SUITE = "bookworm"
+MOTO_PORT = int(os.environ.get("SDK_CAMPAIGNS_MOTO_PORT", "5100"))
+REGISTRY_PORT = int(os.environ.get("SDK_CAMPAIGNS_REGISTRY_PORT", "5000"))
+AWS_REGION = "us-east-1"
+DOCKER_HOWTO = (
+    "No Docker Engine is reachable. Start one and rerun:\n"
+    "  - Debian/Ubuntu as root: apt-get install -y docker.io && dockerd &   (or: systemctl start docker)\n"
+    "  - elsewhere: start Docker Desktop, or set DOCKER_HOST to a reachable engine"
+)
+
+
+class StackError(RuntimeError):
+    """A piece of the local stack cannot be started; the message says what to do."""
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def moto_url() -> str:
+    return f"http://127.0.0.1:{MOTO_PORT}"
+
+
+def registry_host() -> str:
+    return f"127.0.0.1:{REGISTRY_PORT}"
+
+
+def stack_dir() -> Path:
+    return data_home() / "stack"
+
+
+def airflow_home() -> Path:
+    return data_home() / "airflow"
+
+
+def aws_connection() -> dict:
+    """The aws_default connection of the local stack: moto's endpoint, and the registry for images."""
+    return {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {
+            "endpoint_url": moto_url(),
+            "region_name": AWS_REGION,
+            "sdk_campaigns_registry": registry_host(),
+        },
+    }
+
+
+def airflow_env() -> dict[str, str]:
+    """Environment for Airflow commands that run against the local stack."""
+    return {
+        "AIRFLOW_HOME": str(airflow_home()),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection()),
+        "SDK_CAMPAIGNS_HOME": str(data_home()),
+        # Dummy credentials for moto only; real AWS uses the connection or the instance role.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": AWS_REGION,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status < 500
+    except urllib.error.HTTPError as err:
+        return err.code < 500
+    except OSError:
+        return False
+
+
+def _wait_until(predicate: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise StackError(f"{what} did not become ready within {seconds:.0f} s")
+
+
+def _is_debian_root() -> bool:
+    return Path("/etc/debian_version").exists() and os.geteuid() == 0
+
+
+def _apt_install(*packages: str) -> None:
+    _log(f"  installing {' '.join(packages)} with apt-get (Debian, root)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", *packages], check=True, env=env, stdout=subprocess.DEVNULL
+    )
+
+
+def _start_background(name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+    logs = stack_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / f"{name}.log", "ab") as log:
+        process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # survives the `sdk-campaigns local up` process
+        )
+    (stack_dir() / f"{name}.pid").write_text(str(process.pid))
+
+
+def _stop_background(name: str) -> bool:
+    pid_file = stack_dir() / f"{name}.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text())
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(40):
+            os.kill(pid, 0)
+            time.sleep(0.25)
+    except ProcessLookupError:
+        pass
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+# --- Docker Engine ---------------------------------------------------------------------------------
+
+
+def docker_client():
+    import docker
+
+    return docker.from_env(timeout=300)
+
+
+def docker_ping() -> bool:
+    try:
+        return bool(docker_client().ping())
+    except Exception:  # docker raises several unrelated types for "no engine"
+        return False
+
+
+def ensure_docker() -> str:
+    if docker_ping():
+        return "running"
+    if not _is_debian_root():
+        raise StackError(DOCKER_HOWTO)
+    if not shutil.which("dockerd"):
+        _apt_install("docker.io")
+    _start_background("dockerd", ["dockerd"])
+    _wait_until(docker_ping, 60, "dockerd")
+    return "started dockerd"
+
+
+# --- Debian base image -----------------------------------------------------------------------------
+
+
+def _image_exists(name: str) -> bool:
+    import docker.errors
+
+    try:
+        docker_client().images.get(name)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def ensure_base_image() -> str:
+    if _image_exists(BASE_IMAGE):
+        return "present"
+    repository, _, tag = BASE_IMAGE.partition(":")
+    try:
+        docker_client().images.pull(repository, tag=tag or "latest")
+        return "pulled"
+    except Exception as err:  # no route to the public registry is the common case here
+        _log(
+            f"  pull of {BASE_IMAGE} failed ({str(err).splitlines()[0][:120]}); building it with debootstrap"
+        )
+    return build_base_image()
+
+
+def build_base_image() -> str:
+    if not shutil.which("debootstrap"):
+        if not _is_debian_root():
+            raise StackError(
+                f"{BASE_IMAGE} cannot be pulled and debootstrap is missing: "
+                f"install debootstrap (as root) or load the image with `docker load`"
+            )
+        _apt_install("debootstrap")
+    with tempfile.TemporaryDirectory(prefix="sdkc-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", DEBIAN_SUITE, str(rootfs), "http://deb.debian.org/debian"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for path in (rootfs / leftover).glob("*"):
+                if path.is_file():
+                    path.unlink()
+        archive = Path(tmp) / "rootfs.tar"
+        with tarfile.open(archive, "w") as tar:
+            tar.add(rootfs, arcname=".")
+        repository, _, tag = BASE_IMAGE.partition(":")
+        docker_client().api.import_image_from_file(str(archive), repository=repository, tag=tag or "latest")
+    return "built with debootstrap"
+
+
+# --- OCI registry (ECR's data plane) ---------------------------------------------------------------
+
+
+def registry_ready() -> bool:
+    return _http_ok(f"http://{registry_host()}/v2/")
+
+
+def ensure_registry() -> str:
+    if registry_ready():
+        return "running"
+    binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+    if not Path(binary).exists():
+        if not _is_debian_root():
+            raise StackError("no OCI registry: install Debian's docker-registry package, or run registry:2")
+        _apt_install("docker-registry")
+    storage = stack_dir() / "registry"
+    storage.mkdir(parents=True, exist_ok=True)
+    config = stack_dir() / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "storage:\n"
+        f"  filesystem: {{rootdirectory: {storage}}}\n"
+        "  delete: {enabled: true}\n"
+        f"http: {{addr: '{registry_host()}'}}\n"
+    )
+    _start_background("registry", [binary, "serve", str(config)])
+    _wait_until(registry_ready, 30, "the registry")
+    return f"started on {registry_host()}"
+
+
+# --- moto server (AWS APIs) ------------------------------------------------------------------------
+
+
+def moto_ready() -> bool:
+    return _http_ok(f"{moto_url()}/moto-api/")
+
+
+def ensure_moto() -> str:
+    if moto_ready():
+        return "running"
+    env = {
+        # Batch jobs run as containers on the host network, so they reach moto and the
+        # registry on 127.0.0.1 exactly as the DAG does.
+        "MOTO_DOCKER_NETWORK_MODE": "host",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    _start_background(
+        "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(MOTO_PORT)], env
+    )
+    _wait_until(moto_ready, 60, "moto server")
+    return f"started on {moto_url()}"
+
+
+# --- Airflow home ----------------------------------------------------------------------------------
+
+
+def _airflow_db() -> Path:
+    return airflow_home() / "airflow.db"
+
+
+def ensure_airflow_home() -> str:
+    home = airflow_home()
+    home.mkdir(parents=True, exist_ok=True)
+    if _airflow_db().exists():
+        return f"ready at {home}"
+    airflow = Path(sys.executable).with_name("airflow")
+    result = subprocess.run(
+        [str(airflow), "db", "migrate"],
+        env={**os.environ, **airflow_env()},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise StackError(f"`airflow db migrate` failed:\n{result.stderr[-2000:]}")
+    return f"created at {home} (SQLite)"
+
+
+def write_env_file() -> Path:
+    """A file users can `source` to run airflow commands against the local stack."""
+    path = data_home() / "env.sh"
+    lines = [f"export {name}='{value}'" for name, value in airflow_env().items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# --- up / down / status ----------------------------------------------------------------------------
+
+STEPS: list[tuple[str, Callable[[], str]]] = [
+    ("docker engine", ensure_docker),
+    (f"base image {BASE_IMAGE}", ensure_base_image),
+    ("oci registry", ensure_registry),
+    ("moto server", ensure_moto),
+    ("airflow home", ensure_airflow_home),
+]
+
+
+def up() -> None:
+    stack_dir().mkdir(parents=True, exist_ok=True)
+    for name, step in STEPS:
+        started = time.monotonic()
+        detail = step()
+        _log(f"  ✔ {name:<34} {detail} ({time.monotonic() - started:.1f} s)")
+    _log(f"  ✔ {'environment file':<34} source {write_env_file()}")
+
+
+def down() -> None:
+    for name in ("moto", "registry", "dockerd"):
+        stopped = _stop_background(name)
+        _log(f"  {'stopped' if stopped else 'not started by sdk-campaigns:'} {name}")
+
+
+def status() -> list[Check]:
+    docker_ok = docker_ping()
+    return [
+        Check("docker engine", docker_ok, "reachable" if docker_ok else "not reachable"),
+        Check(
+            f"base image {BASE_IMAGE}",
+            docker_ok and _image_exists(BASE_IMAGE),
+            "present" if docker_ok and _image_exists(BASE_IMAGE) else "missing",
+        ),
+        Check("oci registry", registry_ready(), registry_host()),
+        Check("moto server", moto_ready(), moto_url()),
+        Check("airflow home", _airflow_db().exists(), str(airflow_home())),
+    ]

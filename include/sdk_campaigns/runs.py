@@ -1,0 +1,251 @@
+"""The bodies of the campaign DAG's tasks: thin glue between Airflow's context and the library.
+
+Task outputs that can be large (every test row, the job log) travel through the
+results bucket, next to the JUnit they came from; XCom carries only small summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from sdk_campaigns import collect as collecting
+from sdk_campaigns import history, infrastructure, report
+from sdk_campaigns.aws import AwsContext
+from sdk_campaigns.config import CampaignConfig
+from sdk_campaigns.images import build_and_push
+from sdk_campaigns.junit import MAX_JUNIT_BYTES
+from sdk_campaigns.local_stack import BASE_IMAGE
+from sdk_campaigns.plan import plan_campaign
+
+log = logging.getLogger(__name__)
+
+OUTCOME_FILE = "outcome.json"
+VALIDATION_FILE = "validation.json"
+FAILING_STATUSES = (collecting.SDK_INFRA_FAILED, collecting.SDK_RESULTS_INVALID)
+
+
+class CampaignFailed(RuntimeError):
+    """The campaign itself failed (infrastructure, or invalid results under policy 'fail')."""
+
+
+def _context():
+    from airflow.sdk import get_current_context
+
+    return get_current_context()
+
+
+def _logical_date(dag_run) -> str:
+    # Manual runs may have no logical date in Airflow 3; run_after is always set.
+    moment = dag_run.logical_date or dag_run.run_after
+    return moment.isoformat()
+
+
+def plan_run(config: CampaignConfig, params: dict, dag_run) -> list[dict]:
+    plans = plan_campaign(
+        config,
+        sdks=params.get("sdks"),
+        ref=params.get("ref"),
+        run_id=dag_run.run_id,
+        logical_date=_logical_date(dag_run),
+    )
+    log.info("campaign plan: %s at ref %s", [p["sdk"] for p in plans], plans[0]["ref"])
+    return plans
+
+
+def ensure_environment(config: CampaignConfig, plans: list[dict], aws_conn_id: str) -> dict:
+    aws = AwsContext(aws_conn_id)
+    ecr, iam, batch, s3 = (aws.client(s) for s in ("ecr", "iam", "batch", "s3"))
+    repositories = {p["sdk"]: infrastructure.ensure_ecr_repository(ecr, p["repository"]) for p in plans}
+    bucket = config.campaign.results_bucket
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        s3.create_bucket(Bucket=bucket)
+        log.info("created results bucket %s", bucket)
+    subnets, groups = infrastructure.default_network(aws.client("ec2"), config.batch)
+    infrastructure.ensure_compute_environment(batch, config.batch, subnets, groups)
+    infrastructure.ensure_job_queue(batch, config.batch)
+    return {
+        "repositories": repositories,
+        "execution_role_arn": infrastructure.ensure_role(
+            iam, config.batch.execution_role_name, infrastructure.EXECUTION_POLICY_ARN
+        ),
+        "job_role_arn": infrastructure.ensure_job_role(iam, config.batch.job_role_name, bucket),
+    }
+
+
+def build_sdk_image(plan: dict, aws_conn_id: str) -> dict:
+    from sdk_campaigns.local_stack import docker_client
+
+    aws = AwsContext(aws_conn_id)
+    pushed = build_and_push(
+        docker_client(),
+        sdk=plan["sdk"],
+        folder=plan["image_folder"],
+        repository=plan["repository"],
+        auth=aws.registry_auth(),
+        base_image=BASE_IMAGE,
+    )
+    verb = "built and pushed" if pushed.built else "reused"
+    log.info("%s: %s %s (%s) in %.2f s", plan["sdk"], verb, pushed.image, pushed.digest, pushed.seconds)
+    return pushed.to_dict()
+
+
+def _built_images(plans: list[dict]) -> list[dict | None]:
+    """build_image's result per map index; None where that SDK's build failed."""
+    ti = _context()["ti"]
+    return [ti.xcom_pull(task_ids="build_image", map_indexes=i) for i in range(len(plans))]
+
+
+def job_submissions(
+    config: CampaignConfig, plans: list[dict], environment: dict, aws_conn_id: str
+) -> list[dict]:
+    aws = AwsContext(aws_conn_id)
+    batch = aws.client("batch")
+    extra_env = aws.job_environment()
+    submissions = []
+    for plan, image in zip(plans, _built_images(plans), strict=True):
+        if image is None:
+            log.error("%s: no image was built, so no job is submitted; collect reports it", plan["sdk"])
+            continue
+        spec = infrastructure.job_definition_spec(
+            image=image["image"],
+            sdk=config.sdks[plan["sdk"]],
+            execution_role_arn=environment["execution_role_arn"],
+            job_role_arn=environment["job_role_arn"],
+        )
+        definition = infrastructure.ensure_job_definition(batch, plan["job_definition"], spec)
+        env = {**plan["environment"], **extra_env}
+        submissions.append(
+            {
+                "job_name": plan["job_name"],
+                "job_definition": definition,
+                "container_overrides": {
+                    "environment": [{"name": k, "value": v} for k, v in sorted(env.items())]
+                },
+                "tags": {"sdk": plan["sdk"], "dag_id": config.campaign.dag_id, "run_id": plan["run_id"]},
+            }
+        )
+    if not submissions:
+        raise CampaignFailed("no SDK image was built: nothing to run (see the build_image task logs)")
+    return submissions
+
+
+def _put_json(s3, bucket: str, key: str, document: dict) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode(), ContentType="application/json")
+
+
+def collect_sdk(config: CampaignConfig, plan: dict, aws_conn_id: str) -> dict:
+    aws = AwsContext(aws_conn_id)
+    s3 = aws.client("s3")
+    image = _context()["ti"].xcom_pull(task_ids="build_image", map_indexes=_context()["ti"].map_index) or {}
+    outcome = collecting.collect_outcome(
+        batch=aws.client("batch"),
+        logs=aws.client("logs"),
+        s3=s3,
+        sdk=plan["sdk"],
+        job_queue=config.batch.job_queue,
+        job_name=plan["job_name"],
+        bucket=config.campaign.results_bucket,
+        prefix=plan["results_prefix"],
+        image=image.get("image", ""),
+        digest=image.get("digest", ""),
+        run_id=plan["run_id"],
+        logical_date=plan["logical_date"],
+        max_junit_bytes=MAX_JUNIT_BYTES,
+    )
+    if not image:
+        outcome.reason = "the image build failed (see build_image): " + outcome.reason
+    document = {**outcome.to_dict(), "ref": plan["ref"]}
+    _put_json(s3, config.campaign.results_bucket, plan["results_prefix"] + OUTCOME_FILE, document)
+    log.info("%s: %s: %s; counts %s", plan["sdk"], outcome.status, outcome.reason, outcome.counts)
+    for line in outcome.log_excerpt[-20:]:
+        log.info("[%s job] %s", plan["sdk"], line)
+    return {k: document[k] for k in ("sdk", "status", "reason", "counts", "job_id")}
+
+
+def read_outcomes(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "aws_default") -> list[dict]:
+    """Every planned SDK's outcome; an SDK whose collect task died gets an explicit one."""
+    s3 = AwsContext(aws_conn_id).client("s3")
+    outcomes = []
+    for plan in plans:
+        key = plan["results_prefix"] + OUTCOME_FILE
+        try:
+            body = s3.get_object(Bucket=config.campaign.results_bucket, Key=key)["Body"].read()
+            outcomes.append(json.loads(body))
+        except s3.exceptions.NoSuchKey:
+            outcomes.append(
+                {
+                    **collecting.SdkOutcome(
+                        sdk=plan["sdk"],
+                        status=collecting.SDK_INFRA_FAILED,
+                        reason="results were never collected (see the collect task log)",
+                    ).to_dict(),
+                    "ref": plan["ref"],
+                }
+            )
+    return outcomes
+
+
+def validate_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "aws_default") -> dict:
+    from sdk_campaigns.validation import validate_results
+
+    outcomes = read_outcomes(config, plans, aws_conn_id)
+    rows = [row for outcome in outcomes for row in outcome["rows"]]
+    slos = {
+        sdk: {"min_pass_rate": s.slo_min_pass_rate, "max_test_seconds": s.max_test_seconds}
+        for sdk, s in config.sdks.items()
+    }
+    result = validate_results(rows, [p["sdk"] for p in plans], slos)
+    summary = {"success": result.success, "summary": result.summary(), "failed": result.failed_expectations}
+    s3 = AwsContext(aws_conn_id).client("s3")
+    prefix = f"{config.campaign.dag_id}/{plans[0]['run_id']}/"
+    _put_json(s3, config.campaign.results_bucket, prefix + VALIDATION_FILE, {**summary, "gx": result.report})
+    (log.info if result.success else log.warning)("validation %s", result.summary())
+    return summary
+
+
+def publish_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "aws_default") -> str:
+    context = _context()
+    outcomes = read_outcomes(config, plans, aws_conn_id)
+    validation = context["ti"].xcom_pull(task_ids="validate") or {"summary": "validation did not run"}
+    dag_id, run_id, logical_date = config.campaign.dag_id, plans[0]["run_id"], plans[0]["logical_date"]
+    uri = config.history_uri()
+    report_path = report.report_path(config.report_dir(), dag_id, run_id)
+    for outcome in outcomes:
+        rows = outcome.pop("rows")
+        summary = {
+            **outcome,
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "logical_date": logical_date,
+            "validation": validation.get("summary"),
+            "report": str(report_path),
+        }
+        history.write_partition(uri, summary, rows)
+    html = report.render_report(
+        dag_id=dag_id,
+        run_id=run_id,
+        logical_date=logical_date,
+        partitions=history.read_run(uri, dag_id, logical_date),
+        validation=validation,
+        history=history.read_summaries(uri, dag_id),
+    )
+    report.write_report(report_path, html)
+    log.info("history written under %s; report at %s", uri, report_path)
+    return str(report_path)
+
+
+def campaign_verdict(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "aws_default") -> None:
+    outcomes = read_outcomes(config, plans, aws_conn_id)
+    broken = [
+        f"{o['sdk']}: {o['status']} ({o['reason']})" for o in outcomes if o["status"] in FAILING_STATUSES
+    ]
+    validation = _context()["ti"].xcom_pull(task_ids="validate") or {}
+    if config.validation.on_failure == "fail" and not validation.get("success", False):
+        broken.append(f"validation {validation.get('summary', 'did not run')}")
+    for outcome in outcomes:
+        log.info("%-12s %-22s %s", outcome["sdk"], outcome["status"], outcome["reason"])
+    if broken:
+        raise CampaignFailed("campaign failed: " + "; ".join(broken))

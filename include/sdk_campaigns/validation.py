@@ -1,0 +1,127 @@
+"""Great Expectations (1.x library API) over the normalised results of one campaign run.
+
+Two suites, built in code: one over the test rows (schema, status values, ids, the
+requested SDKs present, durations within each SDK's limit) and one over the per-SDK
+summary (pass rate at or above the SDK's SLO). great_expectations is imported inside
+the functions: it takes seconds to import and must never slow DAG parsing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sdk_campaigns.junit import STATUSES
+
+RESULT_COLUMNS = [
+    "run_id",
+    "logical_date",
+    "sdk",
+    "suite",
+    "classname",
+    "name",
+    "test_id",
+    "status",
+    "duration",
+    "message",
+    "image_digest",
+]
+
+
+@dataclass
+class ValidationOutcome:
+    success: bool
+    failed_expectations: list[str]
+    report: dict  # the GX validation results, JSON-ready
+
+    def summary(self) -> str:
+        if self.success:
+            return "all expectations met"
+        return "failed: " + "; ".join(self.failed_expectations)
+
+
+def _describe(result: dict) -> str:
+    config = result["expectation_config"]
+    kwargs = {k: v for k, v in config["kwargs"].items() if k not in ("batch_id", "result_format")}
+    observed = result.get("result", {})
+    detail = observed.get("partial_unexpected_list") or observed.get("observed_value")
+    return f"{config['type']}({kwargs}) observed {detail!r}"
+
+
+def validate_results(rows: list[dict], requested_sdks: list[str], slos: dict[str, dict]) -> ValidationOutcome:
+    """`slos` maps each SDK to {"min_pass_rate": float, "max_test_seconds": float}."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    import pandas as pd
+
+    tests = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    summary = pd.DataFrame(
+        [
+            {
+                "sdk": sdk,
+                "pass_rate": _pass_rate(tests[tests["sdk"] == sdk]),
+                "min_pass_rate": slos[sdk]["min_pass_rate"],
+            }
+            for sdk in requested_sdks
+        ]
+    )
+
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # task logs, not a TTY
+    source = context.data_sources.add_pandas("campaign")
+
+    test_suite = gx.ExpectationSuite(name="sdk_test_results")
+    test_suite.add_expectation(gxe.ExpectTableColumnsToMatchSet(column_set=RESULT_COLUMNS, exact_match=True))
+    test_suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column="status", value_set=list(STATUSES)))
+    for column in ("run_id", "sdk", "test_id", "status", "duration"):
+        test_suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
+    test_suite.add_expectation(gxe.ExpectCompoundColumnsToBeUnique(column_list=["run_id", "sdk", "test_id"]))
+    test_suite.add_expectation(
+        gxe.ExpectColumnDistinctValuesToContainSet(column="sdk", value_set=list(requested_sdks))
+    )
+    for sdk in requested_sdks:
+        test_suite.add_expectation(
+            gxe.ExpectColumnValuesToBeBetween(
+                column="duration",
+                min_value=0,
+                max_value=slos[sdk]["max_test_seconds"],
+                row_condition=f'sdk=="{sdk}"',
+                condition_parser="pandas",
+            )
+        )
+
+    slo_suite = gx.ExpectationSuite(name="sdk_pass_rate_slos")
+    slo_suite.add_expectation(
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="pass_rate", column_B="min_pass_rate", or_equal=True
+        )
+    )
+
+    results = []
+    for name, frame, suite in (("tests", tests, test_suite), ("slos", summary, slo_suite)):
+        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+        definition = gx.ValidationDefinition(
+            name=f"validate_{name}", data=batch, suite=context.suites.add(suite)
+        )
+        results.append(
+            context.validation_definitions.add(definition).run(batch_parameters={"dataframe": frame})
+        )
+
+    report = {"results": [r.to_json_dict() for r in results]}
+    failed = [
+        _describe(expectation)
+        for suite_result in report["results"]
+        for expectation in suite_result["results"]
+        if not expectation["success"]
+    ]
+    return ValidationOutcome(
+        success=all(r.success for r in results), failed_expectations=failed, report=report
+    )
+
+
+def _pass_rate(rows) -> float:
+    ran = rows[rows["status"] != "skipped"]
+    if ran.empty:
+        return 0.0
+    return float((ran["status"] == "passed").sum() / len(ran))
