@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.sdk import DAG, Param, chain, get_current_context, task
-from airflow.utils.trigger_rule import TriggerRule
+from airflow.task.trigger_rule import TriggerRule
 from sdk_campaigns.config import cached_config
 
 CONFIG = cached_config()
@@ -37,10 +37,13 @@ with DAG(
     dagrun_timeout=timedelta(hours=6),
     default_args={"retries": 0},
     params={
+        # The form offers the configured SDKs; `plan` validates what was sent and names
+        # the known SDKs in its error (a trigger-time enum would fail without that help).
         "sdks": Param(
             [],
             type="array",
-            items={"type": "string", "enum": CONFIG.sdk_names},
+            items={"type": "string"},
+            examples=CONFIG.sdk_names,
             description=f"SDKs to test; empty means all of: {', '.join(CONFIG.sdk_names)}",
         ),
         "ref": Param(
@@ -67,7 +70,7 @@ with DAG(
 
         return ensure_environment(CONFIG, sdk_plans, AWS_CONN_ID)
 
-    @task(map_index_template="{{ sdk }}", retries=1)
+    @task(map_index_template="{{ sdk }}", retries=1, retry_delay=timedelta(seconds=20))
     def build_image(sdk_plan: dict) -> dict:
         """Build and push only when the content hash is not in the registry yet."""
         from sdk_campaigns.runs import build_sdk_image

@@ -12,7 +12,7 @@ def _local(args: argparse.Namespace) -> int:
     try:
         if args.action == "up":
             print("starting the local stack (idempotent)")
-            local_stack.up()
+            local_stack.up(install=not args.no_install)
         elif args.action == "down":
             local_stack.down()
         else:
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
 
     local = commands.add_parser("local", help="manage the local stack (Docker, moto, registry, Airflow home)")
     local.add_argument("action", choices=["up", "down", "status"])
+    local.add_argument(
+        "--no-install", action="store_true", help="use what runs already; never apt-get or start dockerd"
+    )
     local.set_defaults(func=_local)
 
     from sdk_campaigns import demo

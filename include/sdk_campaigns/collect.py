@@ -189,7 +189,13 @@ def collect_outcome(
     logical_date: str,
     max_junit_bytes: int,
 ) -> SdkOutcome:
-    job = find_job(batch, job_queue, job_name)
+    from botocore.exceptions import ClientError
+
+    try:
+        job = find_job(batch, job_queue, job_name)
+        lookup_error = ""
+    except ClientError as err:
+        job, lookup_error = None, f"the job could not be looked up: {err}"
     outcome = SdkOutcome(
         sdk=sdk, status="", reason="", image=image, image_digest=digest, results_uri=f"s3://{bucket}/{prefix}"
     )
@@ -208,6 +214,8 @@ def collect_outcome(
             s3.put_object(Bucket=bucket, Key=f"{prefix}job.log", Body="\n".join(lines).encode())
         cases, errors = fetch_junit(s3, bucket, prefix, max_junit_bytes)
     outcome.status, outcome.reason = classify(job, cases, errors)
+    if lookup_error:
+        outcome.reason = lookup_error
     outcome.counts = count(cases)
     outcome.rows = normalise(cases, sdk=sdk, run_id=run_id, logical_date=logical_date, digest=digest)
     return outcome

@@ -65,6 +65,7 @@ class BatchSettings(_Strict):
     job_definition_prefix: str = "sdk-campaigns"
     execution_role_name: str = "sdk-campaigns-batch-execution"
     job_role_name: str = "sdk-campaigns-batch-job"
+    service_role_name: str = "sdk-campaigns-batch-service"
     max_vcpus: int = Field(default=16, ge=1, le=4096)
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()

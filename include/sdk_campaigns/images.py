@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import tarfile
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +21,9 @@ from sdk_campaigns.config import REPO_ROOT
 
 IMAGES_DIR = REPO_ROOT / "images"
 SHARED_GLUE_DIR = "common"
+# Extra CA certificates the builds must trust (a TLS-inspecting proxy in front of the
+# package registries, for instance). Copied into every image as extra-ca/.
+EXTRA_CA_DIR = Path(os.environ.get("SDK_CAMPAIGNS_EXTRA_CA_DIR", "/usr/local/share/ca-certificates"))
 log = logging.getLogger(__name__)
 
 
@@ -65,17 +69,24 @@ def _context_files(folder: str) -> list[Path]:
     return sorted(files)
 
 
+def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), mode, 0
+    tar.addfile(info, io.BytesIO(data))
+
+
 def build_context(folder: str) -> bytes:
     """A reproducible tar of the build context: same files, same bytes, same hash."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in _context_files(folder):
-            info = tarfile.TarInfo(str(path.relative_to(IMAGES_DIR)))
-            data = path.read_bytes()
-            info.size = len(data)
-            info.mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
-            info.mtime = 0
-            tar.addfile(info, io.BytesIO(data))
+            mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
+            _add_file(tar, str(path.relative_to(IMAGES_DIR)), path.read_bytes(), mode)
+        directory = tarfile.TarInfo("extra-ca")
+        directory.type, directory.mode, directory.mtime = tarfile.DIRTYPE, 0o755, 0
+        tar.addfile(directory)
+        for cert in sorted(EXTRA_CA_DIR.glob("*.crt")) if EXTRA_CA_DIR.is_dir() else []:
+            _add_file(tar, f"extra-ca/{cert.name}", cert.read_bytes())
     return buffer.getvalue()
 
 

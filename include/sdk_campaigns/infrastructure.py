@@ -32,6 +32,7 @@ INFRASTRUCTURE_RETRY = {
 }
 
 EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+BATCH_SERVICE_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSBatchServiceRole"
 
 
 def ensure_ecr_repository(ecr, name: str) -> str:
@@ -62,13 +63,15 @@ def ensure_ecr_repository(ecr, name: str) -> str:
     return repository["repositoryUri"]
 
 
-def ensure_role(iam, name: str, managed_policy_arn: str | None = None) -> str:
+def ensure_role(
+    iam, name: str, managed_policy_arn: str | None = None, service: str = "ecs-tasks.amazonaws.com"
+) -> str:
     trust = {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Principal": {"Service": service},
                 "Action": "sts:AssumeRole",
             }
         ],
@@ -79,7 +82,11 @@ def ensure_role(iam, name: str, managed_policy_arn: str | None = None) -> str:
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
         log.info("created IAM role %s", name)
     if managed_policy_arn:
-        iam.attach_role_policy(RoleName=name, PolicyArn=managed_policy_arn)
+        try:
+            iam.attach_role_policy(RoleName=name, PolicyArn=managed_policy_arn)
+        except iam.exceptions.NoSuchEntityException:
+            # Every AWS account has these AWS-managed policies; moto knows only some of them.
+            log.warning("managed policy %s not found; role %s left without it", managed_policy_arn, name)
     return arn
 
 
@@ -129,7 +136,9 @@ def _wait_valid(describe, key: str, name: str, seconds: float = 120) -> None:
     raise RuntimeError(f"Batch {key} {name} did not become VALID within {seconds:.0f} s")
 
 
-def ensure_compute_environment(batch, settings: BatchSettings, subnets: list[str], groups: list[str]) -> str:
+def ensure_compute_environment(
+    batch, settings: BatchSettings, subnets: list[str], groups: list[str], service_role_arn: str
+) -> str:
     name = settings.compute_environment
 
     def describe():
@@ -142,6 +151,7 @@ def ensure_compute_environment(batch, settings: BatchSettings, subnets: list[str
         computeEnvironmentName=name,
         type="MANAGED",
         state="ENABLED",
+        serviceRole=service_role_arn,
         computeResources={
             "type": "FARGATE",
             "maxvCpus": settings.max_vcpus,

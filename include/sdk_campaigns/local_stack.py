@@ -179,10 +179,10 @@ def docker_ping() -> bool:
         return False
 
 
-def ensure_docker() -> str:
+def ensure_docker(install: bool = True) -> str:
     if docker_ping():
         return "running"
-    if not _is_debian_root():
+    if not install or not _is_debian_root():
         raise StackError(DOCKER_HOWTO)
     if not shutil.which("dockerd"):
         _apt_install("docker.io")
@@ -342,11 +342,11 @@ STEPS: list[tuple[str, Callable[[], str]]] = [
 ]
 
 
-def up() -> None:
+def up(install: bool = True) -> None:
     stack_dir().mkdir(parents=True, exist_ok=True)
     for name, step in STEPS:
         started = time.monotonic()
-        detail = step()
+        detail = ensure_docker(install) if step is ensure_docker else step()
         _log(f"  ✔ {name:<34} {detail} ({time.monotonic() - started:.1f} s)")
     _log(f"  ✔ {'environment file':<34} source {write_env_file()}")
 

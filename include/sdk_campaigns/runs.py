@@ -64,7 +64,10 @@ def ensure_environment(config: CampaignConfig, plans: list[dict], aws_conn_id: s
         s3.create_bucket(Bucket=bucket)
         log.info("created results bucket %s", bucket)
     subnets, groups = infrastructure.default_network(aws.client("ec2"), config.batch)
-    infrastructure.ensure_compute_environment(batch, config.batch, subnets, groups)
+    service_role = infrastructure.ensure_role(
+        iam, config.batch.service_role_name, infrastructure.BATCH_SERVICE_POLICY_ARN, "batch.amazonaws.com"
+    )
+    infrastructure.ensure_compute_environment(batch, config.batch, subnets, groups, service_role)
     infrastructure.ensure_job_queue(batch, config.batch)
     return {
         "repositories": repositories,

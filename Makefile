@@ -1,0 +1,39 @@
+# Everything goes through the venv that scripts/bootstrap.sh makes (VENV, default .venv).
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install lock up down status demo test test-fast lint benchmark clean
+
+install:
+	scripts/bootstrap.sh
+
+lock: install
+	$(BIN)/pip freeze --exclude-editable | grep -v '^sdk-campaigns' > constraints.txt
+
+up: install
+	$(BIN)/sdk-campaigns local up
+
+down:
+	$(BIN)/sdk-campaigns local down
+
+status:
+	$(BIN)/sdk-campaigns local status
+
+demo: up
+	$(BIN)/sdk-campaigns demo $(if $(SDKS),--sdks $(SDKS))
+
+test: up
+	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -ra -m "not stack" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+benchmark: up
+	$(BIN)/python benchmarks/run.py
+
+clean: down
+	rm -rf .local

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's virtualenv from requirements.txt + constraints.txt.
+# Idempotent: a venv whose stamp matches the lock files is reused as is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+stamp_of() { cat requirements.txt requirements-dev.txt constraints.txt pyproject.toml | sha256sum | cut -c1-16; }
+want=$(stamp_of)
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.sdkc-stamp" 2>/dev/null)" = "$want" ]; then
+  # Dependencies are current; only make sure this checkout is the one installed.
+  "$VENV/bin/python" -c 'import sdk_campaigns, sys; sys.exit(not sdk_campaigns.__file__.startswith(sys.argv[1]))' "$PWD" \
+    || "$VENV/bin/pip" install -q --no-deps -e .
+  exit 0
+fi
+echo "creating the virtualenv in $VENV (Airflow, the Amazon provider, Great Expectations, moto)"
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/pip" install -q --upgrade pip
+"$VENV/bin/pip" install -q -r requirements.txt -r requirements-dev.txt -c constraints.txt
+"$VENV/bin/pip" install -q --no-deps -e .
+echo "$want" > "$VENV/.sdkc-stamp"

@@ -1,0 +1,49 @@
+"""Bad input gets a clear error naming the bad value and the fix."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_airflow
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.stack
+def test_unknown_sdk_fails_the_plan_task_naming_known_sdks(stack_home):
+    result = run_airflow(
+        ["dags", "test", "sdk_test_campaign", "2026-01-06T06:00:00+00:00", "-c", json.dumps({"sdks": ["cobol"]})],
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "unknown SDK(s) ['cobol']" in output
+    assert "known SDKs: python, javascript" in output
+    assert "task_id=plan" in output
+
+
+def test_config_typo_is_an_import_error_naming_the_key(tmp_path):
+    bad = tmp_path / "campaign.yaml"
+    bad.write_text((REPO / "include" / "campaign.yaml").read_text().replace("  vcpu: 0.5", "  vcpus: 0.5", 1))
+    script = (
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(REPO / 'dags')!r})\n"
+        "print(list(bag.import_errors.values()))\n"
+    )
+    env = {**os.environ, "SDK_CAMPAIGNS_CONFIG": str(bad), "AIRFLOW_HOME": str(tmp_path / "af")}
+    output = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True).stdout
+    assert "unknown key 'sdks.python.vcpus'" in output
+    assert str(bad) in output
+
+
+def test_no_docker_engine_gives_the_howto():
+    cli = Path(sys.executable).with_name("sdk-campaigns")
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    result = subprocess.run([str(cli), "local", "up", "--no-install"], env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "No Docker Engine is reachable" in result.stderr
+    assert "apt-get install -y docker.io" in result.stderr

@@ -1,0 +1,71 @@
+"""The whole campaign through `airflow dags test` on the local stack."""
+
+import json
+from datetime import datetime
+
+import pytest
+
+from sdk_campaigns import history
+from sdk_campaigns.config import load_config
+
+from .conftest import run_airflow, s3_client
+
+pytestmark = pytest.mark.stack
+
+LOGICAL_DATE = "2026-01-05T06:00:00+00:00"
+
+
+@pytest.fixture(scope="module")
+def campaign(stack_home):
+    result = run_airflow(
+        ["dags", "test", "sdk_test_campaign", LOGICAL_DATE, "-c", json.dumps({"sdks": ["python", "javascript"]})]
+    )
+    (stack_home / "campaign.log").write_text(result.stdout + result.stderr)
+    config = load_config()
+    partitions = history.read_run(config.history_uri(), "sdk_test_campaign", LOGICAL_DATE)
+    assert partitions, f"no history was published; airflow said:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    return result, {p["summary"]["sdk"]: p for p in partitions}
+
+
+def test_run_succeeds_with_a_history_partition_per_sdk(campaign):
+    result, partitions = campaign
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert set(partitions) == {"python", "javascript"}
+    for partition in partitions.values():
+        summary = partition["summary"]
+        assert summary["status"] == "tests_failed", summary["reason"]
+        assert summary["counts"] == {"passed": 4, "failed": 1, "error": 0, "skipped": 1, "total": 6}
+        assert summary["image_digest"].startswith("sha256:")
+        assert datetime.fromisoformat(summary["logical_date"]) == datetime.fromisoformat(LOGICAL_DATE)
+        assert len(partition["rows"]) == 6
+
+
+def test_failing_sample_test_is_recorded_with_its_message(campaign):
+    _, partitions = campaign
+    python_rows = {r["name"]: r for r in partitions["python"]["rows"]}
+    failing = python_rows["test_retry_delays_are_capped"]
+    assert failing["status"] == "failed"
+    assert "retry delay example expects exponential growth" in failing["message"]
+    assert python_rows["test_list_buckets_live"]["status"] == "skipped"
+    js_failed = [r for r in partitions["javascript"]["rows"] if r["status"] == "failed"]
+    assert [r["name"] for r in js_failed] == ["sdk examples caps retry delays"]
+
+
+def test_report_lists_both_sdks(campaign):
+    _, partitions = campaign
+    report = partitions["python"]["summary"]["report"]
+    html = open(report).read()
+    assert "id='sdk-python'" in html and "id='sdk-javascript'" in html
+    assert "test_retry_delays_are_capped" in html
+
+
+def test_jobs_own_log_lines_are_collected(campaign):
+    _, partitions = campaign
+    for sdk, partition in partitions.items():
+        summary = partition["summary"]
+        assert summary["log_stream"].startswith("/aws/batch/job/")
+        assert summary["job_id"] in summary["log_stream"]
+        assert any(line.startswith("SDK_CAMPAIGN_SUMMARY ") for line in summary["log_excerpt"])
+        bucket, _, prefix = summary["results_uri"].removeprefix("s3://").partition("/")
+        job_log = s3_client().get_object(Bucket=bucket, Key=prefix + "job.log")["Body"].read().decode()
+        assert f"sdk-campaign: running {sdk} suite" in job_log
