@@ -15,10 +15,23 @@ from pathlib import Path
 from sdk_campaigns import history, local_stack
 from sdk_campaigns.config import load_config
 
-# Lines of `airflow dags test` output worth showing live; everything goes to the log file.
-PROGRESS = re.compile(
-    r"(Marking task as|Task instance in|Running task|Deferring|Trigger fired|ERROR|Traceback)"
-)
+# What of `airflow dags test`'s output is shown live; everything goes to the log file.
+TASK_STARTED = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
+CAMPAIGN_NEWS = re.compile(r"\[(?:info|warning|error)\s*\] (.+?)\s+\[sdk_campaigns\.runs\]")
+JOB_LOG_LINE = re.compile(r"\[\S+ job\] ")
+
+
+def progress_line(line: str) -> str | None:
+    if match := TASK_STARTED.search(line):
+        task, index = match.groups()
+        return f"  ▸ {task}" + (f" [{index}]" if index != "-1" else "")
+    if JOB_LOG_LINE.search(line):
+        return None  # the job's own log: in the report and the log file
+    if match := CAMPAIGN_NEWS.search(line):
+        return f"      {match.group(1)[:160]}"
+    if "Task failed with exception" in line:
+        return "      ✘ task failed (details in the log file)"
+    return None
 
 
 def campaign_summaries(uri: str, dag_id: str, logical_date: datetime) -> list[dict]:
@@ -71,8 +84,8 @@ def run_demo(args: argparse.Namespace) -> int:
         )
         for line in process.stdout:
             log.write(line)
-            if PROGRESS.search(line):
-                print("  " + line.rstrip()[:200], flush=True)
+            if shown := progress_line(line):
+                print(shown, flush=True)
         returncode = process.wait()
     elapsed = time.monotonic() - started
 

@@ -100,14 +100,14 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def _http_ok(url: str, timeout: float = 2.0) -> bool:
+def _http_status(url: str, timeout: float = 2.0) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status < 500
+            return response.status
     except urllib.error.HTTPError as err:
-        return err.code < 500
+        return err.code
     except OSError:
-        return False
+        return None
 
 
 def _wait_until(predicate: Callable[[], bool], seconds: float, what: str) -> None:
@@ -249,12 +249,17 @@ def build_base_image() -> str:
 
 
 def registry_ready() -> bool:
-    return _http_ok(f"http://{registry_host()}/v2/")
+    return _http_status(f"http://{registry_host()}/v2/") == 200
 
 
 def ensure_registry() -> str:
     if registry_ready():
         return "running"
+    if _http_status(f"http://{registry_host()}/v2/") is not None:
+        raise StackError(
+            f"port {REGISTRY_PORT} answers but not as an open OCI registry (it may require a login): "
+            f"stop that service or set SDK_CAMPAIGNS_REGISTRY_PORT to a free port"
+        )
     binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
     if not Path(binary).exists():
         if not _is_debian_root():
@@ -279,7 +284,7 @@ def ensure_registry() -> str:
 
 
 def moto_ready() -> bool:
-    return _http_ok(f"{moto_url()}/moto-api/")
+    return _http_status(f"{moto_url()}/moto-api/") == 200
 
 
 def ensure_moto() -> str:

@@ -91,7 +91,7 @@ def build_sdk_image(plan: dict, aws_conn_id: str) -> dict:
         base_image=BASE_IMAGE,
     )
     verb = "built and pushed" if pushed.built else "reused"
-    log.info("%s: %s %s (%s) in %.2f s", plan["sdk"], verb, pushed.image, pushed.digest, pushed.seconds)
+    log.info("%s: %s %s (%s) in %.2f s", plan["sdk"], verb, pushed.image, pushed.digest[:19], pushed.seconds)
     return pushed.to_dict()
 
 

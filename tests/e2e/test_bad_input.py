@@ -16,7 +16,14 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.stack
 def test_unknown_sdk_fails_the_plan_task_naming_known_sdks(stack_home):
     result = run_airflow(
-        ["dags", "test", "sdk_test_campaign", "2026-01-06T06:00:00+00:00", "-c", json.dumps({"sdks": ["cobol"]})],
+        [
+            "dags",
+            "test",
+            "sdk_test_campaign",
+            "2026-01-06T06:00:00+00:00",
+            "-c",
+            json.dumps({"sdks": ["cobol"]}),
+        ],
         timeout=300,
     )
     output = result.stdout + result.stderr
@@ -43,7 +50,9 @@ def test_config_typo_is_an_import_error_naming_the_key(tmp_path):
 def test_no_docker_engine_gives_the_howto():
     cli = Path(sys.executable).with_name("sdk-campaigns")
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
-    result = subprocess.run([str(cli), "local", "up", "--no-install"], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(cli), "local", "up", "--no-install"], env=env, capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "No Docker Engine is reachable" in result.stderr
     assert "apt-get install -y docker.io" in result.stderr

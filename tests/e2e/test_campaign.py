@@ -18,12 +18,21 @@ LOGICAL_DATE = "2026-01-05T06:00:00+00:00"
 @pytest.fixture(scope="module")
 def campaign(stack_home):
     result = run_airflow(
-        ["dags", "test", "sdk_test_campaign", LOGICAL_DATE, "-c", json.dumps({"sdks": ["python", "javascript"]})]
+        [
+            "dags",
+            "test",
+            "sdk_test_campaign",
+            LOGICAL_DATE,
+            "-c",
+            json.dumps({"sdks": ["python", "javascript"]}),
+        ]
     )
     (stack_home / "campaign.log").write_text(result.stdout + result.stderr)
     config = load_config()
     partitions = history.read_run(config.history_uri(), "sdk_test_campaign", LOGICAL_DATE)
-    assert partitions, f"no history was published; airflow said:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    assert partitions, (
+        f"no history was published; airflow said:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    )
     return result, {p["summary"]["sdk"]: p for p in partitions}
 
 
