@@ -2,9 +2,9 @@
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import pytest
-
 from sdk_campaigns import history
 from sdk_campaigns.config import load_config
 
@@ -63,7 +63,7 @@ def test_failing_sample_test_is_recorded_with_its_message(campaign):
 def test_report_lists_both_sdks(campaign):
     _, partitions = campaign
     report = partitions["python"]["summary"]["report"]
-    html = open(report).read()
+    html = Path(report).read_text()
     assert "id='sdk-python'" in html and "id='sdk-javascript'" in html
     assert "test_retry_delays_are_capped" in html
 

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from sdk_campaigns.config import ConfigError, load_config, parse_config
 
 GOOD = """

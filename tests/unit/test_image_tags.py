@@ -18,6 +18,7 @@ def test_context_holds_shared_glue_and_language_folder():
     import io
     import tarfile
 
-    names = tarfile.open(fileobj=io.BytesIO(images.build_context("javascript"))).getnames()
+    with tarfile.open(fileobj=io.BytesIO(images.build_context("javascript"))) as tar:
+        names = tar.getnames()
     assert "common/run_suite.py" in names and "javascript/Dockerfile" in names
     assert not any(n.startswith("python/") for n in names)

@@ -1,11 +1,11 @@
 import pytest
-
 from sdk_campaigns.junit import JUnitError, parse_junit
 
 PYTEST_XML = b"""<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="4">
 <testcase classname="suite.test_a" name="test_ok" time="0.01"/>
-<testcase classname="suite.test_a" name="test_bad" time="0.02"><failure message="assert 1 == 2">tb</failure></testcase>
+<testcase classname="suite.test_a" name="test_bad" time="0.02">
+  <failure message="assert 1 == 2">tb</failure></testcase>
 <testcase classname="suite.test_a" name="test_boom"><error message="fixture exploded"/></testcase>
 <testcase classname="suite.test_a" name="test_later" time="x"><skipped message="later"/></testcase>
 </testsuite></testsuites>"""

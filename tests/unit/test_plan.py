@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from sdk_campaigns.plan import PlanError, plan_campaign
 
 
