@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.sdk import DAG, Param, chain, get_current_context, task
 from airflow.task.trigger_rule import TriggerRule
+from sdk_campaigns.batch_jobs import ReattachingBatchOperator
 from sdk_campaigns.config import cached_config
 
 CONFIG = cached_config()
@@ -121,7 +121,7 @@ with DAG(
 
     # body: one Batch job per SDK, deferrable, shown by SDK name in the UI
     submissions = register_jobs(sdk_plans, environment)
-    run_tests = BatchOperator.partial(
+    run_tests = ReattachingBatchOperator.partial(
         task_id="run_tests",
         aws_conn_id=AWS_CONN_ID,
         job_queue=CONFIG.batch.job_queue,

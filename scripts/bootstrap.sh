@@ -15,7 +15,9 @@ if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.sdkc-stamp" 2>/dev/null)" = "$w
 fi
 echo "creating the virtualenv in $VENV (Airflow, the Amazon provider, Great Expectations, moto)"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/pip" install -q --upgrade pip
-"$VENV/bin/pip" install -q -r requirements.txt -r requirements-dev.txt -c constraints.txt
+# (the grep drops pip's warnings about find-links folders some machines configure but lack)
+"$VENV/bin/pip" install -q --upgrade pip 2> >(grep -v "WARNING: Location" >&2)
+"$VENV/bin/pip" install -q -r requirements.txt -r requirements-dev.txt -c constraints.txt \
+  2> >(grep -v "WARNING: Location" >&2)
 "$VENV/bin/pip" install -q --no-deps -e .
 echo "$want" > "$VENV/.sdkc-stamp"

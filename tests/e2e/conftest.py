@@ -1,30 +1,9 @@
-"""The local stack for end-to-end tests: real Docker, moto server over HTTP, a real registry.
-
-Tests get their own SDK_CAMPAIGNS_HOME (Airflow home, history, reports), so they never
-mix with a developer's demo runs; moto and the registry are shared on their ports.
-"""
+"""Helpers for end-to-end tests on the local stack (the `stack_home` fixture is in tests/conftest.py)."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
-
-
-@pytest.fixture(scope="session")
-def stack_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("sdkc-home")
-    previous = os.environ.get("SDK_CAMPAIGNS_HOME")
-    os.environ["SDK_CAMPAIGNS_HOME"] = str(home)
-    from sdk_campaigns import local_stack
-
-    local_stack.up()
-    yield home
-    if previous is None:
-        os.environ.pop("SDK_CAMPAIGNS_HOME", None)
-    else:
-        os.environ["SDK_CAMPAIGNS_HOME"] = previous
 
 
 def run_airflow(args: list[str], timeout: int = 1500) -> subprocess.CompletedProcess:

@@ -20,7 +20,7 @@ def test_unknown_sdk_fails_the_plan_task_naming_known_sdks(stack_home):
             "dags",
             "test",
             "sdk_test_campaign",
-            "2026-01-06T06:00:00+00:00",
+            "2026-11-03T06:00:00+00:00",
             "-c",
             json.dumps({"sdks": ["cobol"]}),
         ],

@@ -12,7 +12,7 @@ from .conftest import run_airflow, s3_client
 
 pytestmark = pytest.mark.stack
 
-LOGICAL_DATE = "2026-01-05T06:00:00+00:00"
+LOGICAL_DATE = "2026-11-02T06:00:00+00:00"  # after the config's start_date
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,94 @@
+"""Batch setup and job submission against moto server over HTTP (real Docker runs the jobs)."""
+
+import json
+import time
+
+import pytest
+from sdk_campaigns import infrastructure, local_stack
+from sdk_campaigns.batch_jobs import ReattachingBatchOperator
+from sdk_campaigns.config import BatchSettings
+
+pytestmark = pytest.mark.stack
+
+SETTINGS = BatchSettings(compute_environment="it-fargate", job_queue="it-queue")
+
+
+@pytest.fixture(scope="module")
+def aws(stack_home):
+    import boto3
+
+    def client(service):
+        return boto3.client(service, endpoint_url=local_stack.moto_url(), region_name="us-east-1")
+
+    return client
+
+
+@pytest.fixture
+def airflow_connection(monkeypatch, stack_home):
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(local_stack.aws_connection()))
+
+
+def _environment(aws):
+    iam, batch = aws("iam"), aws("batch")
+    subnets, groups = infrastructure.default_network(aws("ec2"), SETTINGS)
+    service_role = infrastructure.ensure_role(iam, "it-batch-service", service="batch.amazonaws.com")
+    compute = infrastructure.ensure_compute_environment(batch, SETTINGS, subnets, groups, service_role)
+    queue = infrastructure.ensure_job_queue(batch, SETTINGS)
+    return compute, queue
+
+
+def test_setup_is_idempotent(aws):
+    first = _environment(aws)
+    assert _environment(aws) == first
+    ecr = aws("ecr")
+    uri = infrastructure.ensure_ecr_repository(ecr, "it/python")
+    assert infrastructure.ensure_ecr_repository(ecr, "it/python") == uri
+    repository = ecr.describe_repositories(repositoryNames=["it/python"])["repositories"][0]
+    assert repository["imageScanningConfiguration"]["scanOnPush"] is True
+    policy = json.loads(ecr.get_lifecycle_policy(repositoryName="it/python")["lifecyclePolicyText"])
+    assert policy["rules"][0]["selection"]["countNumber"] == infrastructure.KEEP_IMAGES
+
+
+def test_job_definition_gets_a_new_revision_only_when_the_spec_changes(aws):
+    batch = aws("batch")
+    spec = {
+        "type": "container",
+        "platformCapabilities": ["FARGATE"],
+        "containerProperties": {
+            "image": local_stack.BASE_IMAGE,
+            "command": ["true"],
+            "resourceRequirements": [{"type": "VCPU", "value": "0.25"}, {"type": "MEMORY", "value": "512"}],
+            "executionRoleArn": "arn:aws:iam::123456789012:role/x",
+        },
+    }
+    first = infrastructure.ensure_job_definition(batch, "it-spec", spec)
+    assert infrastructure.ensure_job_definition(batch, "it-spec", spec) == first
+    changed = {**spec, "containerProperties": {**spec["containerProperties"], "command": ["false"]}}
+    assert infrastructure.ensure_job_definition(batch, "it-spec", changed) != first
+
+
+def test_a_retried_submission_reattaches_to_the_active_job(aws, airflow_connection):
+    _environment(aws)
+    batch = aws("batch")
+    definition = batch.register_job_definition(
+        jobDefinitionName="it-sleep",
+        type="container",
+        platformCapabilities=["FARGATE"],
+        containerProperties={
+            "image": local_stack.BASE_IMAGE,
+            "command": ["sleep", "6"],
+            "resourceRequirements": [{"type": "VCPU", "value": "0.25"}, {"type": "MEMORY", "value": "512"}],
+            "executionRoleArn": "arn:aws:iam::123456789012:role/x",
+        },
+    )["jobDefinitionArn"]
+    name = f"it-reattach-{int(time.time())}"
+    first = batch.submit_job(jobName=name, jobQueue=SETTINGS.job_queue, jobDefinition=definition)["jobId"]
+
+    operator = ReattachingBatchOperator(
+        task_id="run_tests", job_name=name, job_queue=SETTINGS.job_queue, job_definition=definition
+    )
+    operator.submit_job({})
+
+    assert operator.job_id == first
+    same_name = batch.list_jobs(jobQueue=SETTINGS.job_queue, filters=[{"name": "JOB_NAME", "values": [name]}])
+    assert [j["jobId"] for j in same_name["jobSummaryList"]] == [first]
