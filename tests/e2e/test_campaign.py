@@ -78,3 +78,19 @@ def test_jobs_own_log_lines_are_collected(campaign):
         bucket, _, prefix = summary["results_uri"].removeprefix("s3://").partition("/")
         job_log = s3_client().get_object(Bucket=bucket, Key=prefix + "job.log")["Body"].read().decode()
         assert f"sdk-campaign: running {sdk} suite" in job_log
+
+
+def test_mapped_tasks_are_named_by_sdk_in_the_ui(campaign, stack_home):
+    import sqlite3
+
+    with sqlite3.connect(stack_home / "airflow" / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT task_id, rendered_map_index FROM task_instance "
+            "WHERE map_index >= 0 AND run_id IN "
+            "(SELECT run_id FROM dag_run WHERE logical_date LIKE '2026-11-02%')"
+        ).fetchall()
+    by_task = {}
+    for task_id, label in rows:
+        by_task.setdefault(task_id, set()).add(label)
+    for task_id in ("build_image", "run_tests", "collect"):
+        assert by_task[task_id] == {"python", "javascript"}, by_task
