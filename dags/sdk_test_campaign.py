@@ -10,7 +10,9 @@ Trigger with `airflow dags trigger sdk_test_campaign --conf '{"sdks": ["python"]
 
 **Params**
 - `sdks`: SDK names to test (empty: every SDK in `include/campaign.yaml`).
-- `ref`: git branch, tag or commit to test, recorded with every result.
+- `ref`: git branch, tag or commit to test for every SDK, recorded with every result.
+- `overrides`: per SDK, any repository (`repo_url`), `ref` and `test_command` (an argv
+  list, never a shell string) to test instead of the configured ones.
 
 A language whose tests fail never stops the others from being collected and published.
 """
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, chain, get_current_context, task
 from airflow.task.trigger_rule import TriggerRule
+
 from sdk_campaigns.batch_jobs import ReattachingBatchOperator
 from sdk_campaigns.config import cached_config
 
@@ -47,9 +50,16 @@ with DAG(
             description=f"SDKs to test; empty means all of: {', '.join(CONFIG.sdk_names)}",
         ),
         "ref": Param(
-            CONFIG.campaign.default_ref,
+            "",
             type="string",
-            description="git branch, tag or commit of the SDK sources to test",
+            description="git branch, tag or commit for every SDK; empty: each SDK's configured ref "
+            f"(default {CONFIG.campaign.default_ref!r})",
+        ),
+        "overrides": Param(
+            {},
+            type="object",
+            description='per-SDK source, e.g. {"python": {"repo_url": "https://github.com/org/sdk", '
+            '"ref": "v2", "test_command": ["pytest", "--junitxml=/tmp/results/junit.xml"]}}',
         ),
     },
     tags=["sdk-campaigns", "aws-batch", "testing"],

@@ -19,6 +19,7 @@ SDK_TESTS_FAILED = "tests_failed"
 SDK_INFRA_FAILED = "infrastructure_failed"
 SDK_RESULTS_INVALID = "results_invalid"
 HARNESS_EXIT_CODE = 3
+HARNESS_ERROR_PREFIX = "sdk-campaign harness error:"  # printed by images/common/run_suite.py
 OOM_EXIT_CODE = 137
 LOG_EXCERPT_LINES = 200
 
@@ -59,7 +60,12 @@ def find_job(batch, queue: str, job_name: str) -> dict | None:
     if not summaries:
         return None
     newest = max(summaries, key=lambda s: s.get("createdAt", 0))
-    return batch.describe_jobs(jobs=[newest["jobId"]])["jobs"][0]
+    job = batch.describe_jobs(jobs=[newest["jobId"]])["jobs"][0]
+    # moto's DescribeJobs omits container.exitCode; its ListJobs summary carries it (AWS has both).
+    container = job.setdefault("container", {})
+    if container.get("exitCode") is None and (newest.get("container") or {}).get("exitCode") is not None:
+        container["exitCode"] = newest["container"]["exitCode"]
+    return job
 
 
 def job_log_stream(job: dict) -> tuple[str, str] | None:
@@ -214,6 +220,9 @@ def collect_outcome(
             s3.put_object(Bucket=bucket, Key=f"{prefix}job.log", Body="\n".join(lines).encode())
         cases, errors = fetch_junit(s3, bucket, prefix, max_junit_bytes)
     outcome.status, outcome.reason = classify(job, cases, errors)
+    harness_errors = [line for line in outcome.log_excerpt if line.startswith(HARNESS_ERROR_PREFIX)]
+    if outcome.status == SDK_INFRA_FAILED and harness_errors:
+        outcome.reason += f" — {harness_errors[-1]}"
     if lookup_error:
         outcome.reason = lookup_error
     outcome.counts = count(cases)

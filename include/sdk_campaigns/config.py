@@ -16,6 +16,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sdk_campaigns.sources import RESULTS_FORMATS, validate_ref, validate_repo_url, validate_test_command
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "include" / "campaign.yaml"
 
@@ -81,10 +83,29 @@ class SdkSettings(_Strict):
     vcpu: float = 0.5
     memory_mib: int = 1024
     timeout_seconds: int = Field(default=900, ge=60, le=86400)
+    retry_attempts: int = Field(default=3, ge=1, le=10)  # Batch attempts; infrastructure failures only
     slo_min_pass_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     max_test_seconds: float = Field(default=300.0, gt=0)
     test_command: tuple[str, ...] = Field(min_length=1)
+    results_format: Literal[RESULTS_FORMATS] = "junit"
+    repo_url: str = ""  # empty: test the sample SDK baked into the image
+    ref: str = ""  # empty: campaign.default_ref
     environment: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("repo_url")
+    @classmethod
+    def _repo_url(cls, value: str) -> str:
+        return validate_repo_url(value) if value else value
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        return validate_ref(value) if value else value
+
+    @field_validator("test_command")
+    @classmethod
+    def _test_command(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(validate_test_command(value))
 
     @field_validator("vcpu")
     @classmethod

@@ -54,8 +54,8 @@ class PushedImage:
         return asdict(self)
 
 
-def _context_files(folder: str) -> list[Path]:
-    roots = [IMAGES_DIR / SHARED_GLUE_DIR, IMAGES_DIR / folder]
+def _context_files(folder: str, images_dir: Path) -> list[Path]:
+    roots = [images_dir / SHARED_GLUE_DIR, images_dir / folder]
     missing = [r for r in roots if not r.is_dir()]
     if missing:
         raise ImageBuildError(f"image folder {missing[0]} does not exist")
@@ -75,13 +75,13 @@ def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -
     tar.addfile(info, io.BytesIO(data))
 
 
-def build_context(folder: str) -> bytes:
+def build_context(folder: str, images_dir: Path = IMAGES_DIR) -> bytes:
     """A reproducible tar of the build context: same files, same bytes, same hash."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in _context_files(folder):
+        for path in _context_files(folder, images_dir):
             mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
-            _add_file(tar, str(path.relative_to(IMAGES_DIR)), path.read_bytes(), mode)
+            _add_file(tar, str(path.relative_to(images_dir)), path.read_bytes(), mode)
         directory = tarfile.TarInfo("extra-ca")
         directory.type, directory.mode, directory.mtime = tarfile.DIRTYPE, 0o755, 0
         tar.addfile(directory)
@@ -135,9 +135,10 @@ def build_and_push(
     repository: str,
     auth: RegistryAuth,
     base_image: str,
+    images_dir: Path = IMAGES_DIR,
 ) -> PushedImage:
     started = time.monotonic()
-    context = build_context(folder)
+    context = build_context(folder, images_dir)
     base_id = client.images.get(base_image).id
     build_args = {"BASE_IMAGE": base_image}
     tag = content_tag(context, base_id, build_args)

@@ -21,15 +21,13 @@ SPEC_TAG = "sdk-campaigns-spec"
 
 # Retry what a retry can fix (capacity, image pulls, Fargate start-up); exit on anything
 # else, so a harness or test failure is never retried into a different answer.
-INFRASTRUCTURE_RETRY = {
-    "attempts": 3,
-    "evaluateOnExit": [
-        {"onStatusReason": "Task failed to start*", "action": "RETRY"},
-        {"onStatusReason": "ResourceInitializationError*", "action": "RETRY"},
-        {"onReason": "CannotPullContainerError*", "action": "RETRY"},
-        {"onReason": "*", "action": "EXIT"},
-    ],
-}
+INFRASTRUCTURE_FAILURES = [
+    {"onStatusReason": "Task failed to start*", "action": "RETRY"},
+    {"onStatusReason": "ResourceInitializationError*", "action": "RETRY"},
+    {"onStatusReason": "Host EC2*", "action": "RETRY"},
+    {"onReason": "CannotPullContainerError*", "action": "RETRY"},
+    {"onReason": "*", "action": "EXIT"},
+]
 
 EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 BATCH_SERVICE_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSBatchServiceRole"
@@ -201,7 +199,7 @@ def job_definition_spec(*, image: str, sdk: SdkSettings, execution_role_arn: str
             "fargatePlatformConfiguration": {"platformVersion": "LATEST"},
         },
         "timeout": {"attemptDurationSeconds": sdk.timeout_seconds},
-        "retryStrategy": INFRASTRUCTURE_RETRY,
+        "retryStrategy": {"attempts": sdk.retry_attempts, "evaluateOnExit": INFRASTRUCTURE_FAILURES},
         "propagateTags": True,
     }
 

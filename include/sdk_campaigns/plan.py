@@ -1,41 +1,76 @@
-"""Plan a campaign run: which SDKs, which ref, and everything each SDK's job needs."""
+"""Plan a campaign run: which SDKs, which source, and everything each SDK's job needs."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 from sdk_campaigns.config import CampaignConfig
+from sdk_campaigns.sources import SourceError, validate_ref, validate_repo_url, validate_test_command
 
-REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+OVERRIDE_KEYS = ("repo_url", "ref", "test_command")
 
 
 class PlanError(ValueError):
     """Trigger parameters that do not fit the configuration; the message says what does."""
 
 
-def validate_sdks(requested: list[str] | None, config: CampaignConfig) -> list[str]:
+def validate_sdks(requested: object, config: CampaignConfig) -> list[str]:
     if requested is None or requested == []:
         return config.sdk_names
+    known = ", ".join(config.sdk_names)
     if not isinstance(requested, list) or not all(isinstance(s, str) for s in requested):
-        raise PlanError(
-            f"'sdks' must be a list of SDK names, got {requested!r}; known SDKs: {config.sdk_names}"
-        )
+        raise PlanError(f"'sdks' must be a list of SDK names, got {requested!r}; known SDKs: {known}")
     unknown = [s for s in requested if s not in config.sdks]
     if unknown:
         raise PlanError(
-            f"unknown SDK(s) {unknown} in 'sdks'; known SDKs: {', '.join(config.sdk_names)} "
+            f"unknown SDK(s) {unknown} in 'sdks'; known SDKs: {known} "
             f"(add new ones under 'sdks:' in the campaign config)"
         )
     return list(dict.fromkeys(requested))  # de-duplicated, order kept
 
 
-def validate_ref(ref: str | None, config: CampaignConfig) -> str:
-    ref = ref or config.campaign.default_ref
-    if not isinstance(ref, str) or not REF_PATTERN.match(ref) or ".." in ref:
-        raise PlanError(f"'ref' {ref!r} is not a git branch, tag or commit name (letters, digits, . _ / -)")
-    return ref
+def validate_overrides(overrides: object, config: CampaignConfig) -> dict[str, dict]:
+    """{"<sdk>": {"repo_url": ..., "ref": ..., "test_command": [...]}} from --conf, checked."""
+    if overrides in (None, {}):
+        return {}
+    if not isinstance(overrides, dict):
+        raise PlanError(f"'overrides' must map SDK names to settings, got {overrides!r}")
+    checked: dict[str, dict] = {}
+    for sdk, settings in overrides.items():
+        if sdk not in config.sdks:
+            raise PlanError(
+                f"'overrides' names unknown SDK {sdk!r}; known SDKs: {', '.join(config.sdk_names)}"
+            )
+        if not isinstance(settings, dict) or set(settings) - set(OVERRIDE_KEYS):
+            raise PlanError(
+                f"overrides.{sdk} must be an object with only {', '.join(OVERRIDE_KEYS)}, got {settings!r}"
+            )
+        try:
+            checked[sdk] = {
+                **(
+                    {"repo_url": validate_repo_url(settings["repo_url"], f"overrides.{sdk}.repo_url")}
+                    if "repo_url" in settings
+                    else {}
+                ),
+                **(
+                    {"ref": validate_ref(settings["ref"], f"overrides.{sdk}.ref")}
+                    if "ref" in settings
+                    else {}
+                ),
+                **(
+                    {
+                        "test_command": validate_test_command(
+                            settings["test_command"], f"overrides.{sdk}.test_command"
+                        )
+                    }
+                    if "test_command" in settings
+                    else {}
+                ),
+            }
+        except SourceError as err:
+            raise PlanError(str(err)) from None
+    return checked
 
 
 def job_name(config: CampaignConfig, sdk: str, run_id: str) -> str:
@@ -45,18 +80,43 @@ def job_name(config: CampaignConfig, sdk: str, run_id: str) -> str:
 
 
 def plan_campaign(
-    config: CampaignConfig, *, sdks: list[str] | None, ref: str | None, run_id: str, logical_date: str
+    config: CampaignConfig,
+    *,
+    sdks: object,
+    ref: object,
+    run_id: str,
+    logical_date: str,
+    overrides: object = None,
 ) -> list[dict]:
     selected = validate_sdks(sdks, config)
-    ref = validate_ref(ref, config)
+    try:
+        run_ref = validate_ref(ref) if ref else None
+    except SourceError as err:
+        raise PlanError(str(err)) from None
+    per_sdk = validate_overrides(overrides, config)
     plans = []
     for sdk in selected:
         settings = config.sdks[sdk]
+        override = per_sdk.get(sdk, {})
+        sdk_ref = override.get("ref") or run_ref or settings.ref or config.campaign.default_ref
+        repo_url = override.get("repo_url", settings.repo_url)
+        test_command = override.get("test_command", list(settings.test_command))
         prefix = f"{config.campaign.dag_id}/{run_id}/{sdk}/"
+        environment = {
+            **settings.environment,
+            "SDK_NAME": sdk,
+            "SDK_REF": sdk_ref,
+            "SDK_TEST_COMMAND": json.dumps(test_command),
+            "SDK_RESULTS_FORMAT": settings.results_format,
+            "RESULTS_S3_URI": f"s3://{config.campaign.results_bucket}/{prefix}",
+        }
+        if repo_url:
+            environment["SDK_REPO_URL"] = repo_url
         plans.append(
             {
                 "sdk": sdk,
-                "ref": ref,
+                "ref": sdk_ref,
+                "repo_url": repo_url,
                 "image_folder": settings.image,
                 "repository": f"{config.campaign.ecr_repository_prefix}/{sdk}",
                 "job_definition": f"{config.batch.job_definition_prefix}-{sdk}",
@@ -64,13 +124,7 @@ def plan_campaign(
                 "results_prefix": prefix,
                 "run_id": run_id,
                 "logical_date": logical_date,
-                "environment": {
-                    **settings.environment,
-                    "SDK_NAME": sdk,
-                    "SDK_REF": ref,
-                    "SDK_TEST_COMMAND": json.dumps(list(settings.test_command)),
-                    "RESULTS_S3_URI": f"s3://{config.campaign.results_bucket}/{prefix}",
-                },
+                "environment": environment,
             }
         )
     return plans

@@ -46,10 +46,13 @@ def plan_run(config: CampaignConfig, params: dict, dag_run) -> list[dict]:
         config,
         sdks=params.get("sdks"),
         ref=params.get("ref"),
+        overrides=params.get("overrides"),
         run_id=dag_run.run_id,
         logical_date=_logical_date(dag_run),
     )
-    log.info("campaign plan: %s at ref %s", [p["sdk"] for p in plans], plans[0]["ref"])
+    for plan in plans:
+        source = plan["repo_url"] or "the image's sample SDK"
+        log.info("plan: %s tests %s at %s", plan["sdk"], source, plan["ref"])
     return plans
 
 

@@ -21,6 +21,7 @@ def run_airflow(args: list[str], timeout: int = 1500) -> subprocess.CompletedPro
 
 def s3_client():
     import boto3
+
     from sdk_campaigns import local_stack
 
     return boto3.client("s3", endpoint_url=local_stack.moto_url(), region_name="us-east-1")

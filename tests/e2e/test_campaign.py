@@ -5,6 +5,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
 from sdk_campaigns import history
 from sdk_campaigns.config import load_config
 

@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+
 from sdk_campaigns import infrastructure, local_stack
 from sdk_campaigns.batch_jobs import ReattachingBatchOperator
 from sdk_campaigns.config import BatchSettings

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from sdk_campaigns.config import ConfigError, load_config, parse_config
 
 GOOD = """

@@ -1,4 +1,5 @@
 import pytest
+
 from sdk_campaigns.junit import JUnitError, parse_junit
 
 PYTEST_XML = b"""<?xml version="1.0" encoding="utf-8"?>

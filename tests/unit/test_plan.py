@@ -1,6 +1,8 @@
 import json
+import re
 
 import pytest
+
 from sdk_campaigns.plan import PlanError, plan_campaign
 
 
@@ -39,3 +41,34 @@ def test_job_names_differ_per_run(sample_config):
     first = _plan(sample_config, run_id="a")[0]["job_name"]
     second = _plan(sample_config, run_id="b")[0]["job_name"]
     assert first != second and first.startswith("sdk-campaigns-python-")
+
+
+def test_overrides_set_repository_ref_and_command_for_one_sdk(sample_config):
+    overrides = {
+        "python": {"repo_url": "git://127.0.0.1/sdk.git", "ref": "v2", "test_command": ["pytest", "-x"]}
+    }
+    python, javascript = _plan(sample_config, overrides=overrides, ref="main")
+    assert python["environment"]["SDK_REPO_URL"] == "git://127.0.0.1/sdk.git"
+    assert python["environment"]["SDK_REF"] == "v2"
+    assert json.loads(python["environment"]["SDK_TEST_COMMAND"]) == ["pytest", "-x"]
+    assert "SDK_REPO_URL" not in javascript["environment"]
+    assert javascript["environment"]["SDK_REF"] == "main"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"cobol": {}}, "unknown SDK 'cobol'; known SDKs: python, javascript"),
+        ({"python": {"image": "x"}}, "only repo_url, ref, test_command"),
+        ({"python": {"repo_url": "https://h/x; rm -rf /"}}, "is not a repository URL"),
+        ({"python": {"repo_url": "file:///etc"}}, "is not a repository URL"),
+        ({"python": {"repo_url": "https://user:pw@host/x"}}, "is not a repository URL"),
+        ({"python": {"ref": "$(reboot)"}}, "is not a git branch"),
+        ({"python": {"test_command": "pytest -x; curl evil"}}, "must be a list of 1 to 64 non-empty strings"),
+        ({"python": {"test_command": []}}, "must be a list"),
+        ("python", "'overrides' must map SDK names"),
+    ],
+)
+def test_bad_overrides_are_refused_with_the_reason(sample_config, overrides, message):
+    with pytest.raises(PlanError, match=re.escape(message)):
+        _plan(sample_config, overrides=overrides)

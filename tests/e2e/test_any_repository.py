@@ -1,0 +1,112 @@
+"""Any repository at trigger time, and a harness failure that stays an infrastructure failure.
+
+One campaign, two SDKs: python tests a repository served by a real git daemon on loopback
+(at a tag, with a test the image does not have); javascript gets a test command that does
+not exist, so its harness fails. Python's results must still land.
+"""
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from sdk_campaigns import history
+from sdk_campaigns.config import REPO_ROOT, load_config
+
+from .conftest import run_airflow
+
+pytestmark = pytest.mark.stack
+
+LOGICAL_DATE = "2026-11-04T06:00:00+00:00"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def git_server(tmp_path_factory):
+    """A repository with the python sample SDK plus one extra test, tagged v1-test, over git://."""
+    root = tmp_path_factory.mktemp("git")
+    work = root / "work"
+    shutil.copytree(REPO_ROOT / "images" / "python", work, ignore=shutil.ignore_patterns("__pycache__"))
+    (work / "suite" / "test_from_repository.py").write_text(
+        "def test_only_in_the_repository():\n    assert True\n"
+    )
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "sample sdk"], check=True)
+    subprocess.run([*git, "tag", "v1-test"], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(root / "sdk.git")], check=True)
+    port = _free_port()
+    daemon = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            f"--base-path={root}",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            str(root),
+        ],
+    )
+    deadline = time.monotonic() + 10
+    while subprocess.run(
+        ["git", "ls-remote", f"git://127.0.0.1:{port}/sdk.git"], capture_output=True
+    ).returncode:
+        assert time.monotonic() < deadline, "git daemon did not start"
+        time.sleep(0.2)
+    yield f"git://127.0.0.1:{port}/sdk.git"
+    daemon.terminate()
+    daemon.wait()
+
+
+@pytest.fixture(scope="module")
+def campaign(stack_home, git_server):
+    conf = {
+        "sdks": ["python", "javascript"],
+        "overrides": {
+            "python": {"repo_url": git_server, "ref": "v1-test"},
+            "javascript": {"test_command": ["no-such-test-runner"]},
+        },
+    }
+    result = run_airflow(["dags", "test", "sdk_test_campaign", LOGICAL_DATE, "-c", json.dumps(conf)])
+    partitions = history.read_run(load_config().history_uri(), "sdk_test_campaign", LOGICAL_DATE)
+    assert partitions, (result.stdout + result.stderr)[-4000:]
+    return result, {p["summary"]["sdk"]: p for p in partitions}
+
+
+def test_the_repository_at_the_ref_is_what_was_tested(campaign, git_server):
+    _, partitions = campaign
+    python = partitions["python"]
+    names = {row["name"] for row in python["rows"]}
+    assert "test_only_in_the_repository" in names
+    assert python["summary"]["counts"]["total"] == 7
+    assert python["summary"]["ref"] == "v1-test"
+    assert any(f"testing {git_server} at v1-test" in line for line in python["summary"]["log_excerpt"])
+
+
+def test_a_failed_harness_is_an_infrastructure_failure_and_others_still_publish(campaign):
+    result, partitions = campaign
+    javascript = partitions["javascript"]["summary"]
+    assert javascript["status"] == "infrastructure_failed"
+    assert "harness" in javascript["reason"] and "no-such-test-runner" in javascript["reason"]
+    assert partitions["javascript"]["rows"] == []
+    assert partitions["python"]["summary"]["status"] == "tests_failed"
+    # The run itself fails, naming the SDK, because infrastructure failed.
+    assert result.returncode != 0
+    assert "javascript: infrastructure_failed" in result.stdout + result.stderr
+
+
+def test_report_shows_both(campaign):
+    _, partitions = campaign
+    html = Path(partitions["python"]["summary"]["report"]).read_text()
+    assert "infrastructure failed" in html and "test_only_in_the_repository" in html
