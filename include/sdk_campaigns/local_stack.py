@@ -237,6 +237,13 @@ def build_base_image() -> str:
             for path in (rootfs / leftover).glob("*"):
                 if path.is_file():
                     path.unlink()
+        # As in the public image: apt drops downloaded packages after installing them, so
+        # image layers do not carry them.
+        (rootfs / "etc/apt/apt.conf.d/docker-clean").write_text(
+            'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };\n'
+            'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };\n'
+            'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";\n'
+        )
         archive = Path(tmp) / "rootfs.tar"
         with tarfile.open(archive, "w") as tar:
             tar.add(rootfs, arcname=".")

@@ -1,0 +1,3 @@
+module example.com/sdkcampaigns/sample
+
+go 1.19
