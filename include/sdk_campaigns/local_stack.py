@@ -239,9 +239,10 @@ def build_base_image() -> str:
                     path.unlink()
         # As in the public image: apt drops downloaded packages after installing them, so
         # image layers do not carry them.
+        drop_debs = '"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"'
         (rootfs / "etc/apt/apt.conf.d/docker-clean").write_text(
-            'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };\n'
-            'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };\n'
+            f"DPkg::Post-Invoke {{ {drop_debs}; }};\n"
+            f"APT::Update::Post-Invoke {{ {drop_debs}; }};\n"
             'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";\n'
         )
         archive = Path(tmp) / "rootfs.tar"

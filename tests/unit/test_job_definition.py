@@ -4,7 +4,9 @@ from sdk_campaigns.infrastructure import job_definition_spec
 
 def _spec(**settings):
     sdk = SdkSettings(image="python", test_command=["pytest"], **settings)
-    return job_definition_spec(image="reg/x:c1", sdk=sdk, execution_role_arn="arn:exec", job_role_arn="arn:job")
+    return job_definition_spec(
+        image="reg/x:c1", sdk=sdk, execution_role_arn="arn:exec", job_role_arn="arn:job"
+    )
 
 
 def test_resources_timeout_and_retries_come_from_the_config():
