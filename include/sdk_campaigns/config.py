@@ -50,6 +50,7 @@ class CampaignSettings(_Strict):
     default_ref: str = "main"
     results_bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     ecr_repository_prefix: str = Field(default="sdk-campaigns", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
+    ecr_keep_images: int = Field(default=30, ge=1, le=10000)  # lifecycle policy: newest N per SDK
     history_uri: str = ""
     report_dir: str = ""
 

@@ -15,7 +15,6 @@ from sdk_campaigns.config import BatchSettings, SdkSettings
 
 log = logging.getLogger(__name__)
 
-KEEP_IMAGES = 30
 RUNNER_COMMAND = ["python3", "/opt/sdk-campaigns/run_suite.py"]
 SPEC_TAG = "sdk-campaigns-spec"
 
@@ -33,7 +32,7 @@ EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecut
 BATCH_SERVICE_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSBatchServiceRole"
 
 
-def ensure_ecr_repository(ecr, name: str) -> str:
+def ensure_ecr_repository(ecr, name: str, keep_images: int) -> str:
     try:
         repository = ecr.create_repository(
             repositoryName=name,
@@ -47,11 +46,11 @@ def ensure_ecr_repository(ecr, name: str) -> str:
         "rules": [
             {
                 "rulePriority": 1,
-                "description": f"keep the last {KEEP_IMAGES} images",
+                "description": f"keep the last {keep_images} images",
                 "selection": {
                     "tagStatus": "any",
                     "countType": "imageCountMoreThan",
-                    "countNumber": KEEP_IMAGES,
+                    "countNumber": keep_images,
                 },
                 "action": {"type": "expire"},
             }

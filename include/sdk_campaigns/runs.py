@@ -59,7 +59,10 @@ def plan_run(config: CampaignConfig, params: dict, dag_run) -> list[dict]:
 def ensure_environment(config: CampaignConfig, plans: list[dict], aws_conn_id: str) -> dict:
     aws = AwsContext(aws_conn_id)
     ecr, iam, batch, s3 = (aws.client(s) for s in ("ecr", "iam", "batch", "s3"))
-    repositories = {p["sdk"]: infrastructure.ensure_ecr_repository(ecr, p["repository"]) for p in plans}
+    repositories = {
+        p["sdk"]: infrastructure.ensure_ecr_repository(ecr, p["repository"], config.campaign.ecr_keep_images)
+        for p in plans
+    }
     bucket = config.campaign.results_bucket
     try:
         s3.head_bucket(Bucket=bucket)

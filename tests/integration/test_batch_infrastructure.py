@@ -42,12 +42,12 @@ def test_setup_is_idempotent(aws):
     first = _environment(aws)
     assert _environment(aws) == first
     ecr = aws("ecr")
-    uri = infrastructure.ensure_ecr_repository(ecr, "it/python")
-    assert infrastructure.ensure_ecr_repository(ecr, "it/python") == uri
+    uri = infrastructure.ensure_ecr_repository(ecr, "it/python", 7)
+    assert infrastructure.ensure_ecr_repository(ecr, "it/python", 7) == uri
     repository = ecr.describe_repositories(repositoryNames=["it/python"])["repositories"][0]
     assert repository["imageScanningConfiguration"]["scanOnPush"] is True
     policy = json.loads(ecr.get_lifecycle_policy(repositoryName="it/python")["lifecyclePolicyText"])
-    assert policy["rules"][0]["selection"]["countNumber"] == infrastructure.KEEP_IMAGES
+    assert policy["rules"][0]["selection"]["countNumber"] == 7
 
 
 def test_job_definition_gets_a_new_revision_only_when_the_spec_changes(aws):

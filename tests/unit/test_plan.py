@@ -47,7 +47,7 @@ def test_overrides_set_repository_ref_and_command_for_one_sdk(sample_config):
     overrides = {
         "python": {"repo_url": "git://127.0.0.1/sdk.git", "ref": "v2", "test_command": ["pytest", "-x"]}
     }
-    python, javascript = _plan(sample_config, overrides=overrides, ref="main")
+    python, javascript = _plan(sample_config, sdks=["python", "javascript"], overrides=overrides, ref="main")
     assert python["environment"]["SDK_REPO_URL"] == "git://127.0.0.1/sdk.git"
     assert python["environment"]["SDK_REF"] == "v2"
     assert json.loads(python["environment"]["SDK_TEST_COMMAND"]) == ["pytest", "-x"]
