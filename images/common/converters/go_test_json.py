@@ -60,7 +60,7 @@ def _message(lines: list[str]) -> str:
 
 def _elapsed(event: dict) -> float:
     value = event.get("Elapsed")
-    return float(value) if isinstance(value, (int, float)) else 0.0
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
 def _package_of(import_path: str) -> str:
@@ -76,7 +76,9 @@ def to_junit(output: str, suite: str) -> bytes:
     header: str | None = None  # package of the plain-text build output being read
 
     def package(name: str) -> dict:
-        return packages.setdefault(name, {"status": None, "time": 0.0, "output": [], "detail": ""})
+        return packages.setdefault(
+            name, {"status": None, "time": 0.0, "output": [], "detail": "", "failed_build": ""}
+        )
 
     for event, line in _events(output):
         if event is None:
@@ -89,32 +91,35 @@ def to_junit(output: str, suite: str) -> bytes:
                 name, detail = fail_match.groups()
                 entry = package(name)
                 entry["status"], entry["detail"] = "failed", detail
-                header = None
+                # the build output is under this package's `# pkg` header, or under the last
+                # header when a package it imports failed to build
+                entry["failed_build"] = name if name in build_output else (header or "")
             elif header and line.strip():
                 build_output[header].append(line)
             continue
         action = event["Action"]
-        name = event.get("Package") or ""
-        test = event.get("Test") or ""
+        name = str(event.get("Package") or "")
+        test = str(event.get("Test") or "")
         if action in ("build-output", "build-fail"):  # Go 1.24+: build output as JSON
             if action == "build-output" and event.get("ImportPath"):
-                text = event.get("Output") or ""
-                build_output.setdefault(_package_of(event["ImportPath"]), []).extend(text.splitlines())
+                text = str(event.get("Output") or "")
+                build_output.setdefault(_package_of(str(event["ImportPath"])), []).extend(text.splitlines())
             continue
         if not name:
             continue
         if not test:
             entry = package(name)
             if action == "output":
-                entry["output"].extend((event.get("Output") or "").splitlines())
+                entry["output"].extend(str(event.get("Output") or "").splitlines())
             elif action in TERMINAL:
                 entry["status"], entry["time"] = TERMINAL[action], _elapsed(event)
-                if event.get("FailedBuild"):
+                if event.get("FailedBuild"):  # Go 1.24+: the package whose build failed
                     entry["detail"] = "build failed"
+                    entry["failed_build"] = _package_of(str(event["FailedBuild"]))
             continue
         case = tests.setdefault((name, test), {"status": None, "time": 0.0, "output": []})
         if action == "output":
-            case["output"].extend((event.get("Output") or "").splitlines())
+            case["output"].extend(str(event.get("Output") or "").splitlines())
         elif action in TERMINAL:
             case["status"], case["time"] = TERMINAL[action], _elapsed(event)
 
@@ -156,7 +161,7 @@ def to_junit(output: str, suite: str) -> bytes:
     for name, entry in packages.items():
         if entry["status"] != "failed" or name in failed_packages:
             continue
-        lines = build_output.get(name, []) + entry["output"]
+        lines = build_output.get(entry["failed_build"] or name, []) + entry["output"]
         meaningful = [
             line for line in _meaningful(lines) if not (PLAIN_FAIL.match(line) or BUILD_HEADER.match(line))
         ]

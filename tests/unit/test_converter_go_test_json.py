@@ -1,10 +1,11 @@
 """Unit tests of images/common/converters/go_test_json.py.
 
-The fixtures beside this file are real `go test -json` outputs (stdout and stderr
+The fixtures in tests/fixtures/converters/go/ are real `go test -json` outputs (stdout and stderr
 interleaved, as run_suite.py captures them) from go1.19.8 in the go image:
 sample-failures-on/off.jsonl (the sample suite), edge-cases.txt (subtests, parallel
 tests, a panic, a TestMain that exits 1, build and vet failures printed as plain text,
-a package without tests) and timeout.txt (`-timeout 2s` killing a hanging test).
+a package without tests), timeout.txt (`-timeout 2s` killing a hanging test) and
+imported-build-failure.txt (two test packages importing a package that does not compile).
 """
 
 import sys
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parent
-sys.path.insert(0, str(FIXTURES.parents[1] / "common"))  # images/common: the converters package
+TESTS = Path(__file__).resolve().parents[1]
+FIXTURES = TESTS / "fixtures" / "converters" / "go"
+sys.path.insert(0, str(TESTS.parent / "images" / "common"))  # the converters package
 
 from converters.go_test_json import to_junit  # noqa: E402
 
@@ -96,6 +98,16 @@ def test_a_test_killed_by_the_timeout_is_an_error():
     assert ("example.com/fx2/hang", "example.com/fx2/hang") not in cases
 
 
+def test_a_broken_imported_package_fails_each_importer():
+    cases = convert(fixture("imported-build-failure.txt"))
+    assert cases[("example.com/fx3/fine", "TestFine")].status == "passed"
+    for package in ("example.com/fx3/importer", "example.com/fx3/importer2"):
+        case = cases[(package, package)]
+        assert case.status == "error"
+        assert case.message.startswith('build failed: brokenlib/l.go:3:23: cannot use "x"')
+    assert len(cases) == 3
+
+
 def test_go_1_24_json_build_events():
     # From Go 1.24, build output is JSON too (build-output / build-fail, FailedBuild).
     text = "\n".join(
@@ -117,6 +129,22 @@ def test_go_1_24_json_build_events():
     assert case.message == "build failed: p/p_test.go:6:17: undefined: Nope"
 
 
+def test_go_1_24_json_build_failure_of_an_imported_package():
+    text = "\n".join(
+        [
+            '{"ImportPath":"m/lib","Action":"build-output","Output":"# m/lib\\n"}',
+            '{"ImportPath":"m/lib","Action":"build-output","Output":"lib/main.go:3:11: undefined: y\\n"}',
+            '{"ImportPath":"m/lib","Action":"build-fail"}',
+            '{"Action":"start","Package":"m/user"}',
+            '{"Action":"output","Package":"m/user","Output":"FAIL\\tm/user [build failed]\\n"}',
+            '{"Action":"fail","Package":"m/user","Elapsed":0,"FailedBuild":"m/lib"}',
+        ]
+    )
+    (case,) = convert(text).values()
+    assert (case.name, case.status) == ("m/user", "error")
+    assert case.message == "build failed: lib/main.go:3:11: undefined: y"
+
+
 def test_garbage_and_stray_lines_are_ignored():
     text = "\n".join(
         [
@@ -133,3 +161,9 @@ def test_garbage_and_stray_lines_are_ignored():
     (case,) = convert(text).values()
     assert (case.name, case.status, case.duration) == ("TestA", "passed", 0.25)
     assert convert("") == {}
+    odd = (
+        '{"Action":"output","Package":7,"Test":8,"Output":9}\n'
+        '{"Action":"fail","Package":7,"Test":8,"Elapsed":"x"}'
+    )
+    (case,) = convert(odd).values()
+    assert (case.classname, case.name, case.status, case.message) == ("7", "8", "failed", "9")
