@@ -11,6 +11,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 
 from sdk_campaigns.junit import JUnitError, TestCase, parse_junit
+from sdk_campaigns.metrics import queue_wait_seconds
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class SdkOutcome:
     image: str | None = None
     image_digest: str | None = None
     job_seconds: float | None = None
+    queue_seconds: float | None = None
     results_uri: str = ""
     log_stream: str | None = None
     log_excerpt: list[str] = field(default_factory=list)
@@ -211,6 +213,7 @@ def collect_outcome(
         outcome.job_id, outcome.job_status = job["jobId"], job["status"]
         outcome.exit_code = (job.get("container") or {}).get("exitCode")
         outcome.job_seconds = job_seconds(job)
+        outcome.queue_seconds = queue_wait_seconds(job)
         stream = job_log_stream(job)
         if stream:
             outcome.log_stream = f"{stream[0]}/{stream[1]}"

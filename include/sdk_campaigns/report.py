@@ -99,6 +99,9 @@ def render_report(
             f"<p>Results: <code>{e(s.get('results_uri', ''))}</code>; "
             f"log stream: <code>{e(s.get('log_stream') or 'none')}</code></p>"
         )
+        if s.get("metrics"):
+            shown = ", ".join(f"{e(name)} {value:g}" for name, value in sorted(s["metrics"].items()))
+            parts.append(f"<p>CloudWatch (namespace SdkCampaigns, read back): {shown}</p>")
         rows = sorted(partition["rows"], key=lambda r: (r["status"] == "passed", r["classname"], r["name"]))
         if rows:
             parts.append("<table><tr><th>test</th><th>status</th><th>duration</th><th>message</th></tr>")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 from sdk_campaigns import collect as collecting
-from sdk_campaigns import history, infrastructure, report
+from sdk_campaigns import history, infrastructure, metrics, report
 from sdk_campaigns.aws import AwsContext
 from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns.images import build_and_push
@@ -167,11 +168,44 @@ def collect_sdk(config: CampaignConfig, plan: dict, aws_conn_id: str) -> dict:
     if not image:
         outcome.reason = "the image build failed (see build_image): " + outcome.reason
     document = {**outcome.to_dict(), "ref": plan["ref"]}
+    document["metrics"] = publish_sdk_metrics(aws.client("cloudwatch"), config, plan, document)
     _put_json(s3, config.campaign.results_bucket, plan["results_prefix"] + OUTCOME_FILE, document)
     log.info("%s: %s: %s; counts %s", plan["sdk"], outcome.status, outcome.reason, outcome.counts)
     for line in outcome.log_excerpt[-20:]:
         log.info("[%s job] %s", plan["sdk"], line)
     return {k: document[k] for k in ("sdk", "status", "reason", "counts", "job_id")}
+
+
+def publish_sdk_metrics(cloudwatch, config: CampaignConfig, plan: dict, outcome: dict) -> dict[str, float]:
+    """Publish the SDK's CloudWatch metrics and read them back for the run's window.
+
+    Returns what CloudWatch answered (empty when the logical date is too old for
+    CloudWatch, as in backfills, or the data is not readable yet); never fails collect.
+    """
+    settings = config.sdks[plan["sdk"]]
+    data = metrics.campaign_metrics(
+        outcome,
+        dag_id=config.campaign.dag_id,
+        vcpu=settings.vcpu,
+        memory_gib=settings.memory_mib / 1024,
+        queue_wait_seconds=outcome.get("queue_seconds"),
+        logical_date=plan["logical_date"],
+    )
+    sent = metrics.publish(cloudwatch, data)
+    moment = metrics.as_timestamp(plan["logical_date"])
+    try:
+        found = metrics.read_back(
+            cloudwatch,
+            dag_id=config.campaign.dag_id,
+            sdks=[plan["sdk"]],
+            start=moment - timedelta(minutes=1),
+            end=moment + timedelta(minutes=1),
+        )[plan["sdk"]]
+    except Exception as err:  # botocore raises many types; a read-back is informative only
+        log.warning("%s: CloudWatch metrics read-back failed: %s", plan["sdk"], err)
+        return {}
+    log.info("%s: %d CloudWatch metrics published, %d read back", plan["sdk"], sent, len(found))
+    return found
 
 
 def read_outcomes(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "aws_default") -> list[dict]:
@@ -222,6 +256,10 @@ def publish_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "a
     dag_id, run_id, logical_date = config.campaign.dag_id, plans[0]["run_id"], plans[0]["logical_date"]
     uri = config.history_uri()
     report_path = report.report_path(config.report_dir(), dag_id, run_id)
+    metrics.publish(
+        AwsContext(aws_conn_id).client("cloudwatch"),
+        metrics.campaign_summary_metrics(outcomes, dag_id=dag_id, logical_date=logical_date),
+    )
     for outcome in outcomes:
         rows = outcome.pop("rows")
         summary = {

@@ -2,6 +2,7 @@
 sample suite as a Batch job on moto, and its JUnit parses to the expected counts."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +13,7 @@ from .conftest import run_airflow
 
 pytestmark = pytest.mark.stack
 
-LOGICAL_DATE = "2026-11-05T06:00:00+00:00"
+LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=3)).replace(second=0, microsecond=0).isoformat()
 # Every sample suite: six tests, one skipped, one failing on purpose (SDK_SAMPLE_FAILURES=on).
 SAMPLE_COUNTS = {"passed": 4, "failed": 1, "error": 0, "skipped": 1, "total": 6}
 

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from .conftest import run_airflow
 
 pytestmark = pytest.mark.stack
 
-LOGICAL_DATE = "2026-11-04T06:00:00+00:00"
+LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0).isoformat()
 
 
 def _free_port() -> int:

@@ -1,7 +1,7 @@
 """The whole campaign through `airflow dags test` on the local stack."""
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,8 @@ from .conftest import run_airflow, s3_client
 
 pytestmark = pytest.mark.stack
 
-LOGICAL_DATE = "2026-11-02T06:00:00+00:00"  # after the config's start_date
+# Recent, so CloudWatch (and moto) accept the run's metrics; after the config's start_date.
+LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0).isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +89,21 @@ def test_mapped_tasks_are_named_by_sdk_in_the_ui(campaign, stack_home):
         rows = db.execute(
             "SELECT task_id, rendered_map_index FROM task_instance "
             "WHERE map_index >= 0 AND run_id IN "
-            "(SELECT run_id FROM dag_run WHERE logical_date LIKE '2026-11-02%')"
+            "(SELECT run_id FROM dag_run WHERE logical_date LIKE ?)",
+            (datetime.fromisoformat(LOGICAL_DATE).strftime("%Y-%m-%d %H:%M:%S") + "%",),
         ).fetchall()
     by_task = {}
     for task_id, label in rows:
         by_task.setdefault(task_id, set()).add(label)
     for task_id in ("build_image", "run_tests", "collect"):
         assert by_task[task_id] == {"python", "javascript"}, by_task
+
+
+def test_cloudwatch_metrics_are_published_and_read_back(campaign):
+    _, partitions = campaign
+    for sdk, partition in partitions.items():
+        found = partition["summary"]["metrics"]
+        assert found["TestsPassed"] == 4 and found["TestsFailed"] == 1 and found["TestsSkipped"] == 1, sdk
+        assert found["PassRate"] == 80.0
+        assert found["InfrastructureFailure"] == 0
+        assert found["EstimatedCost"] > 0
