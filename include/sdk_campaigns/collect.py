@@ -63,10 +63,14 @@ def find_job(batch, queue: str, job_name: str) -> dict | None:
         return None
     newest = max(summaries, key=lambda s: s.get("createdAt", 0))
     job = batch.describe_jobs(jobs=[newest["jobId"]])["jobs"][0]
-    # moto's DescribeJobs omits container.exitCode; its ListJobs summary carries it (AWS has both).
+    # moto's DescribeJobs omits container.exitCode (its ListJobs summary has it) and the
+    # job definition's timeout; AWS returns both. Fill them in so failures explain themselves.
     container = job.setdefault("container", {})
     if container.get("exitCode") is None and (newest.get("container") or {}).get("exitCode") is not None:
         container["exitCode"] = newest["container"]["exitCode"]
+    if job["status"] == "FAILED" and not job.get("timeout"):
+        definitions = batch.describe_job_definitions(jobDefinitions=[job["jobDefinition"]])["jobDefinitions"]
+        job["timeout"] = definitions[0].get("timeout") if definitions else None
     return job
 
 
@@ -124,8 +128,18 @@ def explain_job_failure(job: dict) -> str:
     reason = job.get("statusReason") or container.get("reason") or ""
     if exit_code == OOM_EXIT_CODE or "OutOfMemory" in reason:
         return f"killed for memory (exit {exit_code}): raise memory_mib for this SDK in the campaign config"
-    if "attemptDurationSeconds" in reason or "timeout" in reason.lower():
-        return f"timed out ({reason}): raise timeout_seconds for this SDK or speed up its suite"
+    limit = (job.get("timeout") or {}).get("attemptDurationSeconds")
+    ran = job_seconds(job)
+    # AWS says so in statusReason; moto only stops the job, so the attempt's length tells.
+    if (
+        "attempt duration" in reason.lower()
+        or "timeout" in reason.lower()
+        or (limit and ran and ran >= limit)
+    ):
+        return (
+            f"timed out after {ran or limit:.0f} s (limit {limit} s): raise timeout_seconds for this SDK "
+            f"in the campaign config or speed up its suite"
+        )
     if exit_code == HARNESS_EXIT_CODE:
         return "the test harness failed (exit 3): see the job log for the harness error"
     if exit_code is not None:
