@@ -1,0 +1,65 @@
+"""The Great Expectations suites over normalised results (GX 1.x, real library, in-memory data)."""
+
+import pytest
+
+from sdk_campaigns.validation import validate_results
+
+SLOS = {sdk: {"min_pass_rate": 0.5, "max_test_seconds": 10} for sdk in ("python", "go")}
+
+
+def _rows(sdk, statuses):
+    return [
+        {
+            "run_id": "r1",
+            "logical_date": "2026-11-21T06:00:00+00:00",
+            "sdk": sdk,
+            "suite": "s",
+            "classname": "c",
+            "name": f"t{i}",
+            "test_id": f"{sdk}-{i}",
+            "status": status,
+            "duration": 0.5,
+            "message": "",
+            "image_digest": "sha256:x",
+        }
+        for i, status in enumerate(statuses)
+    ]
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return _rows("python", ["passed", "passed", "failed", "skipped"]) + _rows("go", ["passed", "skipped"])
+
+
+def test_clean_data_passes(clean):
+    outcome = validate_results(clean, ["python", "go"], SLOS)
+    assert outcome.success, outcome.summary()
+
+
+def test_a_wrong_status_value_fails(clean):
+    rows = [dict(r) for r in clean]
+    rows[0]["status"] = "mostly-passed"
+    outcome = validate_results(rows, ["python", "go"], SLOS)
+    assert not outcome.success
+    assert any(
+        "expect_column_values_to_be_in_set" in f and "mostly-passed" in f for f in outcome.failed_expectations
+    )
+
+
+def test_a_missing_sdk_fails(clean):
+    rows = [r for r in clean if r["sdk"] != "go"]
+    outcome = validate_results(rows, ["python", "go"], SLOS)
+    assert not outcome.success
+    assert any("expect_column_distinct_values_to_contain_set" in f for f in outcome.failed_expectations)
+
+
+def test_a_pass_rate_under_the_slo_fails(clean):
+    rows = _rows("python", ["failed", "failed", "passed"]) + _rows("go", ["passed"])
+    outcome = validate_results(rows, ["python", "go"], SLOS)
+    assert not outcome.success
+    assert any("pass_rate" in f for f in outcome.failed_expectations)
+
+
+def test_duplicate_test_ids_fail(clean):
+    rows = clean + [dict(clean[0])]
+    assert not validate_results(rows, ["python", "go"], SLOS).success
