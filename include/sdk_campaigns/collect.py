@@ -10,7 +10,9 @@ import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
 
-from sdk_campaigns.junit import JUnitError, TestCase, parse_junit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sdk_campaigns.junit import JUnitError, TestCase, parse_junit_stream
 from sdk_campaigns.metrics import queue_wait_seconds
 
 log = logging.getLogger(__name__)
@@ -114,11 +116,17 @@ def fetch_junit(s3, bucket: str, prefix: str, max_bytes: int) -> tuple[list[Test
             if item["Size"] > max_bytes:
                 errors.append(f"s3://{bucket}/{key}: {item['Size']} bytes is over the {max_bytes} byte limit")
                 continue
-            data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            source = f"s3://{bucket}/{key}"
             try:
-                cases.extend(parse_junit(data, f"s3://{bucket}/{key}"))
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+                try:
+                    cases.extend(parse_junit_stream(body, source, max_bytes=max_bytes))
+                finally:
+                    body.close()
             except JUnitError as err:
                 errors.append(str(err))
+            except (BotoCoreError, ClientError) as err:  # one unreadable object never sinks the others
+                errors.append(f"{source}: could not be read: {err}")
     return cases, errors
 
 
@@ -211,8 +219,6 @@ def collect_outcome(
     logical_date: str,
     max_junit_bytes: int,
 ) -> SdkOutcome:
-    from botocore.exceptions import ClientError
-
     try:
         job = find_job(batch, job_queue, job_name)
         lookup_error = ""

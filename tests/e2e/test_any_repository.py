@@ -1,8 +1,9 @@
 """Any repository at trigger time, and a harness failure that stays an infrastructure failure.
 
-One campaign, two SDKs: python tests a repository served by a real git daemon on loopback
+One campaign, three SDKs: python tests a repository served by a real git daemon on loopback
 (at a tag, with a test the image does not have); javascript gets a test command that does
-not exist, so its harness fails. Python's results must still land.
+not exist, so its harness fails; ruby uploads hostile JUnit (an XXE). Python's results must
+still land.
 """
 
 import json
@@ -22,6 +23,11 @@ from .conftest import run_airflow
 
 pytestmark = pytest.mark.stack
 
+WRITE_HOSTILE_JUNIT = (
+    "open('/tmp/results/junit-evil.xml', 'w').write('<?xml version=\"1.0\"?>"
+    '<!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    '<testsuite name="s"><testcase name="&x;"/></testsuite>\')'
+)
 LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0).isoformat()
 
 
@@ -73,10 +79,12 @@ def git_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def campaign(stack_home, git_server):
     conf = {
-        "sdks": ["python", "javascript"],
+        "sdks": ["python", "javascript", "ruby"],
         "overrides": {
             "python": {"repo_url": git_server, "ref": "v1-test"},
             "javascript": {"test_command": ["no-such-test-runner"]},
+            # The suite "runs" and uploads JUnit that tries an external entity (XXE).
+            "ruby": {"test_command": ["python3", "-c", WRITE_HOSTILE_JUNIT]},
         },
     }
     result = run_airflow(["dags", "test", "sdk_test_campaign", LOGICAL_DATE, "-c", json.dumps(conf)])
@@ -111,3 +119,12 @@ def test_report_shows_both(campaign):
     _, partitions = campaign
     html = Path(partitions["python"]["summary"]["report"]).read_text()
     assert "infrastructure failed" in html and "test_only_in_the_repository" in html
+
+
+def test_hostile_junit_is_results_invalid_and_never_read(campaign):
+    _, partitions = campaign
+    ruby = partitions["ruby"]
+    assert ruby["summary"]["status"] == "results_invalid"
+    assert "refused unsafe XML" in ruby["summary"]["reason"] and "junit-evil.xml" in ruby["summary"]["reason"]
+    assert ruby["rows"] == []
+    assert "root:" not in json.dumps(ruby)
