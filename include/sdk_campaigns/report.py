@@ -54,7 +54,13 @@ def render_report(
         f"<title>{e(dag_id)} {e(logical_date)}</title><style>{STYLE}</style></head><body>",
         f"<h1>SDK test campaign {e(dag_id)}</h1>",
         f"<p>Run <code>{e(run_id)}</code>, logical date {e(logical_date)}. "
-        f"Validation: <strong>{e(validation.get('summary', 'not run'))}</strong></p>",
+        f"Validation: <strong>{e(validation.get('summary', 'not run'))}</strong>"
+        + (
+            " (<a href='data-docs/index.html'>Great Expectations Data Docs</a>)"
+            if validation.get("data_docs")
+            else ""
+        )
+        + "</p>",
         "<h2>Per SDK</h2><table><tr><th>SDK</th><th>status</th><th>passed</th><th>failed</th>"
         "<th>error</th><th>skipped</th><th>job duration</th><th>why</th><th>image</th></tr>",
     ]

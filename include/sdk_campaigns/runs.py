@@ -240,8 +240,15 @@ def validate_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "
         sdk: {"min_pass_rate": s.slo_min_pass_rate, "max_test_seconds": s.max_test_seconds}
         for sdk, s in config.sdks.items()
     }
-    result = validate_results(rows, [p["sdk"] for p in plans], slos)
-    summary = {"success": result.success, "summary": result.summary(), "failed": result.failed_expectations}
+    run_report = report.report_path(config.report_dir(), config.campaign.dag_id, plans[0]["run_id"])
+    docs_dir = run_report.parent / "data-docs"
+    result = validate_results(rows, [p["sdk"] for p in plans], slos, docs_dir=docs_dir)
+    summary = {
+        "success": result.success,
+        "summary": result.summary(),
+        "failed": result.failed_expectations,
+        "data_docs": str(docs_dir / "index.html"),
+    }
     s3 = AwsContext(aws_conn_id).client("s3")
     prefix = f"{config.campaign.dag_id}/{plans[0]['run_id']}/"
     _put_json(s3, config.campaign.results_bucket, prefix + VALIDATION_FILE, {**summary, "gx": result.report})

@@ -9,6 +9,7 @@ the functions: it takes seconds to import and must never slow DAG parsing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sdk_campaigns.junit import STATUSES
 
@@ -47,8 +48,11 @@ def _describe(result: dict) -> str:
     return f"{config['type']}({kwargs}) observed {detail!r}"
 
 
-def validate_results(rows: list[dict], requested_sdks: list[str], slos: dict[str, dict]) -> ValidationOutcome:
-    """`slos` maps each SDK to {"min_pass_rate": float, "max_test_seconds": float}."""
+def validate_results(
+    rows: list[dict], requested_sdks: list[str], slos: dict[str, dict], docs_dir: Path | None = None
+) -> ValidationOutcome:
+    """`slos` maps each SDK to {"min_pass_rate": float, "max_test_seconds": float}; with
+    `docs_dir`, GX's Data Docs HTML (index.html) is written there too."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
     import pandas as pd
@@ -98,15 +102,33 @@ def validate_results(rows: list[dict], requested_sdks: list[str], slos: dict[str
         )
     )
 
+    actions = []
+    if docs_dir is not None:
+        # Data Docs: GX's own HTML of the suites and this run's results, kept with the run.
+        context.add_data_docs_site(
+            site_name="run",
+            site_config={
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+            },
+        )
+        actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["run"])]
+
     results = []
     for name, frame, suite in (("tests", tests, test_suite), ("slos", summary, slo_suite)):
         batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-        definition = gx.ValidationDefinition(
-            name=f"validate_{name}", data=batch, suite=context.suites.add(suite)
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"validate_{name}", data=batch, suite=context.suites.add(suite))
         )
-        results.append(
-            context.validation_definitions.add(definition).run(batch_parameters={"dataframe": frame})
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(name=f"check_{name}", validation_definitions=[definition], actions=actions)
         )
+        outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+        results.extend(outcome.run_results.values())
 
     report = {"results": [r.to_json_dict() for r in results]}
     failed = [

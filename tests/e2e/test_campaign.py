@@ -68,6 +68,7 @@ def test_report_lists_both_sdks(campaign):
     html = Path(report).read_text()
     assert "id='sdk-python'" in html and "id='sdk-javascript'" in html
     assert "test_retry_delays_are_capped" in html
+    assert (Path(report).parent / "data-docs" / "index.html").exists(), "GX Data Docs missing from the run"
 
 
 def test_jobs_own_log_lines_are_collected(campaign):

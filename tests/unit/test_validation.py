@@ -63,3 +63,11 @@ def test_a_pass_rate_under_the_slo_fails(clean):
 def test_duplicate_test_ids_fail(clean):
     rows = clean + [dict(clean[0])]
     assert not validate_results(rows, ["python", "go"], SLOS).success
+
+
+def test_data_docs_are_written_with_the_run(clean, tmp_path):
+    validate_results(clean, ["python", "go"], SLOS, docs_dir=tmp_path / "data-docs")
+    index = tmp_path / "data-docs" / "index.html"
+    assert index.exists()
+    assert "sdk_test_results" in index.read_text()
+    assert list((tmp_path / "data-docs" / "validations").rglob("*.html"))
