@@ -312,6 +312,30 @@ def ensure_moto() -> str:
     return f"started on {moto_url()}"
 
 
+# --- Fargate limits for moto's jobs ---------------------------------------------------------------
+
+LIMITS_MODULE = "sdk_campaigns.fargate_limits"
+
+
+def fargate_limits_running() -> bool:
+    """Whether a watcher for this moto runs (one per moto, whichever SDK_CAMPAIGNS_HOME started it)."""
+    import psutil
+
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info.get("cmdline") or []
+        if LIMITS_MODULE in cmdline and moto_url() in cmdline:
+            return True
+    return False
+
+
+def ensure_fargate_limits() -> str:
+    if fargate_limits_running():
+        return "running"
+    _start_background("fargate-limits", [sys.executable, "-m", LIMITS_MODULE, "--moto-url", moto_url()])
+    _wait_until(fargate_limits_running, 10, "the Fargate limits watcher")
+    return "started: Batch job containers get their job's memory and vCPU limits"
+
+
 # --- Airflow home ----------------------------------------------------------------------------------
 
 
@@ -351,6 +375,7 @@ STEPS: list[tuple[str, Callable[[], str]]] = [
     (f"base image {BASE_IMAGE}", ensure_base_image),
     ("oci registry", ensure_registry),
     ("moto server", ensure_moto),
+    ("fargate limits", ensure_fargate_limits),
     ("airflow home", ensure_airflow_home),
 ]
 
@@ -365,7 +390,7 @@ def up(install: bool = True) -> None:
 
 
 def down() -> None:
-    for name in ("moto", "registry", "dockerd"):
+    for name in ("fargate-limits", "moto", "registry", "dockerd"):
         stopped = _stop_background(name)
         _log(f"  {'stopped' if stopped else 'not started by sdk-campaigns:'} {name}")
 
@@ -381,5 +406,6 @@ def status() -> list[Check]:
         ),
         Check("oci registry", registry_ready(), registry_host()),
         Check("moto server", moto_ready(), moto_url()),
+        Check("fargate limits", fargate_limits_running(), "job containers limited like Fargate"),
         Check("airflow home", _airflow_db().exists(), str(airflow_home())),
     ]

@@ -90,3 +90,13 @@ def test_a_job_exiting_non_zero_is_an_infrastructure_failure_with_its_code(queue
     assert outcome.status == collect.SDK_INFRA_FAILED
     assert outcome.exit_code == 3
     assert "harness failed (exit 3)" in outcome.reason
+
+
+def test_a_job_killed_for_memory_is_an_infrastructure_failure(queue):
+    """512 MiB job; the suite buffers ~1.5 GB. The local stack applies Fargate's memory limit
+    (sdk_campaigns.fargate_limits), so the kernel kills it with exit 137, as Fargate would."""
+    outcome = run_job(queue, ["sh", "-c", "sleep 2; head -c 1500000000 /dev/zero | tail > /dev/null"])
+    assert outcome.job_status == "FAILED"
+    assert outcome.exit_code == 137
+    assert outcome.status == collect.SDK_INFRA_FAILED
+    assert "killed for memory" in outcome.reason and "raise memory_mib" in outcome.reason
