@@ -31,15 +31,23 @@ def job_id_of(container) -> str | None:
 
 
 def limits_for(batch, job_id: str) -> tuple[int, float] | None:
-    """(memory MiB, vCPU) of the job, from its description."""
+    """(memory MiB, vCPU) of the job: its job definition's resourceRequirements (moto's job
+    description rounds fractional vCPUs), with the job's container overrides on top."""
     jobs = batch.describe_jobs(jobs=[job_id])["jobs"]
     if not jobs:
         return None
-    container = jobs[0].get("container") or {}
-    memory, vcpus = container.get("memory"), container.get("vcpus")
-    if not memory:
+    definitions = batch.describe_job_definitions(jobDefinitions=[jobs[0]["jobDefinition"]])["jobDefinitions"]
+    requirements = (
+        {
+            r["type"]: r["value"]
+            for r in (definitions[0].get("containerProperties") or {}).get("resourceRequirements", [])
+        }
+        if definitions
+        else {}
+    )
+    if "MEMORY" not in requirements:
         return None
-    return int(memory), float(vcpus or 1)
+    return int(requirements["MEMORY"]), float(requirements.get("VCPU", 1))
 
 
 def apply_limits(container, memory_mib: int, vcpus: float) -> None:
