@@ -19,6 +19,7 @@ the URL's host only (webhook URLs often carry their secret in the path).
 
 from __future__ import annotations
 
+import abc
 import ast
 import json
 import logging
@@ -279,7 +280,7 @@ def _parse_findings(value: Any) -> dict | None:
     return parsed
 
 
-class _FindingsNotifier(BaseNotifier):
+class _FindingsNotifier(BaseNotifier, abc.ABC):
     """Findings as a templated field, or given to `send()` at call time.
 
     A findings *dict* is kept out of template rendering on purpose: Airflow renders every
@@ -311,8 +312,9 @@ class _FindingsNotifier(BaseNotifier):
         self.send_alert(alert)
         return True
 
+    @abc.abstractmethod
     def send_alert(self, alert: Alert) -> None:
-        raise NotImplementedError
+        """Deliver one built alert on this notifier's channel."""
 
     def notify(self, context) -> None:
         self.send(self._findings(context))
