@@ -1,4 +1,4 @@
-"""The `sdk-campaigns` command: the local stack, a demo campaign, and JUnit files."""
+"""The `sdk-campaigns` command: the local stack, a demo campaign, JUnit files and the history."""
 
 from __future__ import annotations
 
@@ -52,6 +52,79 @@ def _junit_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days >= 1")
+    return value
+
+
+def _percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{100 * rate:.1f}%"
+
+
+def _history(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from sdk_campaigns import analytics
+    from sdk_campaigns.config import ConfigError, load_config
+    from sdk_campaigns.history import HistoryError
+
+    try:
+        config = load_config()
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    uri, dag_id = config.history_uri(), config.campaign.dag_id
+    since = datetime.now(UTC) - timedelta(days=args.days) if args.days else None
+    try:
+        with analytics.HistoryAnalytics(uri, dag_id) as answers:
+            known = sorted(set(config.sdk_names) | set(answers.summaries.column("sdk").to_pylist()))
+            if args.sdk is not None and args.sdk not in known:
+                print(f"error: unknown SDK {args.sdk!r}; known SDKs: {', '.join(known)}", file=sys.stderr)
+                return 2
+            runs = [r for r in answers.pass_fail_history(since) if args.sdk in (None, r["sdk"])]
+            broken = {s: b for s, b in answers.broken_since().items() if args.sdk in (None, s)}
+    except HistoryError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        document = {"dag_id": dag_id, "history_uri": uri, "sdk": args.sdk, "days": args.days}
+        print(json.dumps({**document, "runs": runs, "broken_since": broken}))
+        return 0
+    window = f" in the last {args.days} days" if args.days else ""
+    print(f"{dag_id} history{window} ({uri})")
+    if not runs:
+        print("  no runs recorded" + (f" for {args.sdk}" if args.sdk else ""))
+    else:
+        header = (
+            f"{'SDK':<12} {'logical date':<26} {'status':<22} {'passed':>6} {'failed':>6} {'error':>5} "
+            f"{'skipped':>7} {'pass rate':>9}"
+        )
+        print(header)
+        print("-" * len(header))
+        for r in runs:
+            print(
+                f"{r['sdk']:<12} {r['logical_date']:<26} {r['status']:<22} {r['passed']:>6} {r['failed']:>6} "
+                f"{r['error']:>5} {r['skipped']:>7} {_percent(r['pass_rate']):>9}"
+            )
+    if broken:
+        print()
+        print("broken since:")
+    for sdk, state in broken.items():
+        if state["broken_since"]:
+            print(
+                f"  {sdk:<12} broken since {state['broken_since']} ({state['failing_runs']} failing runs; "
+                f"latest {state['status']} on {state['latest']})"
+            )
+        else:
+            print(f"  {sdk:<12} not broken (last passed {state['last_passed']})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sdk-campaigns", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +151,20 @@ def main(argv: list[str] | None = None) -> int:
     summarize.add_argument("file", help="a JUnit XML file")
     summarize.add_argument("--json", action="store_true", help="print one JSON object instead")
     summarize.set_defaults(func=_junit_summarize)
+
+    history = commands.add_parser(
+        "history",
+        help="the per-language pass/fail history and broken-since, from campaign.history_uri",
+    )
+    history.add_argument("--sdk", default=None, help="one SDK only (exit 2 if it is unknown)")
+    history.add_argument(
+        "--days",
+        type=_positive_int,
+        default=None,
+        help="only logical dates in the last N days (default: all)",
+    )
+    history.add_argument("--json", action="store_true", help="print one JSON object instead")
+    history.set_defaults(func=_history)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -52,6 +52,7 @@ class CampaignSettings(_Strict):
     ecr_repository_prefix: str = Field(default="sdk-campaigns", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
     ecr_keep_images: int = Field(default=30, ge=1, le=10000)  # lifecycle policy: newest N per SDK
     history_uri: str = ""
+    history_retention_days: int = Field(default=400, ge=0)  # 0: keep everything
     report_dir: str = ""
 
     @field_validator("schedule")

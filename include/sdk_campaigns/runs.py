@@ -257,6 +257,8 @@ def validate_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "
 
 
 def publish_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "aws_default") -> str:
+    """Append every SDK's outcome to the history (replacing this logical date's partitions), write
+    the report, and delete history partitions older than campaign.history_retention_days."""
     context = _context()
     outcomes = read_outcomes(config, plans, aws_conn_id)
     validation = context["ti"].xcom_pull(task_ids="validate") or {"summary": "validation did not run"}
@@ -277,7 +279,15 @@ def publish_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "a
             "validation": validation.get("summary"),
             "report": str(report_path),
         }
-        history.write_partition(uri, summary, rows)
+        try:
+            history.write_partition(uri, summary, rows)
+        except history.HistoryError as err:
+            # One SDK's unstorable rows must not cost the others their history: keep its summary.
+            log.error("%s: the history refused its test rows: %s", outcome["sdk"], err)
+            summary.update(
+                status=collecting.SDK_RESULTS_INVALID, reason=f"{summary['reason']}; rows not stored: {err}"
+            )
+            history.write_partition(uri, summary, [])
     html = report.render_report(
         dag_id=dag_id,
         run_id=run_id,
@@ -288,6 +298,10 @@ def publish_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "a
     )
     report.write_report(report_path, html)
     log.info("history written under %s; report at %s", uri, report_path)
+    retention_days = config.campaign.history_retention_days
+    if retention_days:  # after the report: a backfill older than the retention still gets one
+        removed = history.prune(uri, dag_id, retention_days)
+        log.info("history retention %d days: removed %d partitions", retention_days, len(removed))
     return str(report_path)
 
 

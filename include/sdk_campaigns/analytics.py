@@ -1,0 +1,426 @@
+"""The dashboard's questions over the Parquet history, answered with DuckDB.
+
+Every answer is plain JSON-ready data (dicts, lists, strings, numbers, None); dates are the
+logical dates as the history stores them (ISO 8601 strings). The year-long questions (pass
+rate, broken since) read only the per-partition summaries (one cached file, see history.py);
+test-level questions read only the rows files of the runs they need, which DuckDB scans in
+place.
+
+Definitions (`as_of` is the newest logical date in the history unless given; a *window* of N
+days is the runs whose logical date is in (as_of - N days, as_of]):
+
+- **pass rate** of a run: passed / (passed + failed + error); skipped tests do not count;
+  None when nothing ran (e.g. an infrastructure failure).
+- **failing run**: SDK status tests_failed, infrastructure_failed or results_invalid.
+  **Broken since** (per SDK): when its newest run is failing, the logical date of the first
+  run of the unbroken streak of failing runs that ends with it; None when it passes.
+- **A test's outcome in a run**: failed if any of its rows there failed or errored, else
+  passed if any passed, else skipped; its duration is the longest of its not-skipped rows.
+  Runs without test rows (infrastructure failures) are not runs of any test.
+- **Newly failing / newly fixed** (per SDK): the newest run with test rows against the run
+  with test rows before it. Newly failing: failed now, and passed, was skipped or did not
+  exist before (reported with its failure message). Newly fixed: passed now, failed before.
+  An SDK with only one such run has neither.
+- **Flaky** (per test): within the window (default 14 days), the test passed and failed on
+  the *same image digest* (the run's image, as its summary records it: the same code under
+  test), with a pass coming after a failure on that digest. Runs without a digest do not
+  count. Pass on one digest and fail on another is a change, not flakiness; and a test
+  that passed, then failed and has kept failing is broken (see newly failing / broken
+  since), not flaky — it becomes flaky only if it passes again on the same digest.
+  A flaky test is **cleared** once it has passed 5 runs in a row since its last failure
+  (skipped runs neither count nor break the streak) and is then no longer reported.
+- **Slowest tests** (per SDK): the newest run with test rows, not-skipped tests by duration.
+- **Duration regression** (per test): in the SDK's newest run with test rows (inside the
+  window) the test took at least `min_ratio` (2) times its median duration over the SDK's
+  earlier runs in the window AND at least `min_seconds` (1 s) more than that median, with at
+  least `min_samples` (3) earlier samples; skipped results and missing durations are
+  ignored. A median of 0 s counts as an infinite ratio (reported as ratio None).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sdk_campaigns import history
+
+FLAKY_WINDOW_DAYS = 14
+FLAKY_CLEARED_AFTER = 5
+REGRESSION_MIN_RATIO = 2.0
+REGRESSION_MIN_SECONDS = 1.0
+REGRESSION_MIN_SAMPLES = 3
+SLOWEST_LIMIT = 10
+
+_FAILING_SQL = ", ".join(f"'{s}'" for s in history.FAILING_STATUSES)
+_SUMMARY_COLUMNS = [
+    "sdk",
+    "logical_date",
+    "run_id",
+    "status",
+    "image_digest",
+    "passed",
+    "failed",
+    "error",
+    "skipped",
+    "total",
+    "row_count",
+    "rows_path",
+]
+# One outcome per (run, test), coded 2 failed, 1 passed, 0 skipped; see the module doc.
+_OUTCOME_SQL = """
+    CASE WHEN bool_or(status IN ('failed', 'error')) THEN 2
+         WHEN bool_or(status = 'passed') THEN 1
+         ELSE 0 END
+"""
+_OUTCOME_NAMES = {0: "skipped", 1: "passed", 2: "failed", None: None}
+
+
+def _epoch_us(moment: str | datetime) -> int:
+    delta = history.logical_time(moment) - datetime(1970, 1, 1, tzinfo=UTC)
+    return delta // timedelta(microseconds=1)
+
+
+class HistoryAnalytics:
+    """One DuckDB connection over one DAG's history; use as a context manager.
+
+    The summaries are loaded once (a small Arrow table; `run` is its row number). Each question
+    reads only the rows files of the runs it needs, reduced at once to one outcome and duration
+    per (run, test), and looks test names up only for the tests it reports.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        dag_id: str,
+        *,
+        sdk: str | None = None,
+        as_of: str | datetime | None = None,
+        threads: int | None = None,
+    ):
+        self.uri, self.dag_id = uri, dag_id
+        self.local = history.is_local(uri)
+        self.con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
+        table = history.summaries_table(uri, dag_id, sdk=sdk)
+        t_us = pc.cast(pc.cast(table.column("logical_time"), pa.timestamp("us")), pa.int64())
+        table = table.select(_SUMMARY_COLUMNS).append_column("t_us", t_us)
+        if as_of is not None:
+            table = table.filter(pc.less_equal(table.column("t_us"), _epoch_us(as_of)))
+        table = table.append_column("run", pa.array(range(table.num_rows), pa.int32()))
+        self.summaries = table
+        self.con.register("summaries", table)
+        self.as_of_us = pc.max(table.column("t_us")).as_py() if table.num_rows else None
+        self._outcome_tables: dict[tuple[int, ...], str] = {}
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> HistoryAnalytics:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ plumbing
+
+    def _dicts(self, sql: str, params: list | None = None) -> list[dict]:
+        cursor = self.con.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _since_us(self, days: float) -> int:
+        return self.as_of_us - int(days * 86_400 * 1_000_000)
+
+    def _select_runs(self, name: str, where: str, params: list, newest: int | None = None) -> str:
+        """Temp table `name`: the runs with test rows matching `where`, ranked newest first per SDK.
+
+        Returns the name of the outcome table over exactly those runs."""
+        keep = "TRUE" if newest is None else f"rank <= {int(newest)}"
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT * FROM (
+                SELECT run, sdk, logical_date, t_us, image_digest AS digest,
+                       row_number() OVER (PARTITION BY sdk ORDER BY t_us DESC) AS rank
+                FROM summaries WHERE row_count > 0 AND ({where}))
+            WHERE {keep}
+            """,
+            params,
+        )
+        runs = tuple(r[0] for r in self.con.execute(f"SELECT run FROM {name} ORDER BY run").fetchall())
+        return self._outcomes(runs)
+
+    def _files(self, runs: list[int] | tuple[int, ...], columns: list[str]):
+        """A DuckDB relation over the rows files of `runs`: `columns` plus `run`."""
+        paths = self.summaries.column("rows_path").take(pa.array(runs, pa.int32())).to_pylist()
+        wanted = self.con.from_arrow(
+            pa.table({"position": pa.array(range(len(runs)), pa.int64()), "run": pa.array(runs, pa.int32())})
+        )
+        if self.local:  # DuckDB reads the files in place; file_index is the position in `paths`
+            source = self.con.read_parquet(paths).select(", ".join([*columns, "file_index"]))
+        else:
+            source = self.con.from_arrow(history.read_rows_files(self.uri, paths, columns))
+        return source.join(wanted, "file_index = position").select(", ".join([*columns, "run"]))
+
+    def _outcomes(self, runs: tuple[int, ...]) -> str:
+        """A temp table of (run, test_id, outcome, duration) for `runs`, built once per set of runs."""
+        if runs in self._outcome_tables:
+            return self._outcome_tables[runs]
+        name = f"outcomes_{len(self._outcome_tables)}"
+        self.con.execute(
+            f"CREATE TEMP TABLE {name} (run INTEGER, test_id VARCHAR, outcome TINYINT, duration DOUBLE)"
+        )
+        if runs:
+            self._files(runs, ["test_id", "status", "duration"]).aggregate(
+                f"run, test_id, {_OUTCOME_SQL} AS outcome, "
+                "max(duration) FILTER (WHERE status <> 'skipped') AS duration",
+                "run, test_id",
+            ).insert_into(name)
+        self._outcome_tables[runs] = name
+        return name
+
+    def _with_names(self, found: list[dict], *, message: bool = False) -> list[dict]:
+        """Give each {run, test_id, ...} its classname and name (and with `message`, the message of
+        its failing row) from that run's rows; drops `run`."""
+        names = {}
+        if found:
+            wanted = pa.table(
+                {
+                    "run": pa.array([f["run"] for f in found], pa.int32()),
+                    "test_id": pa.array([f["test_id"] for f in found], pa.string()),
+                }
+            )
+            self.con.register("_wanted_tests", wanted)
+            columns = ["test_id", "classname", "name", *(["status", "message"] if message else [])]
+            self._files(sorted({f["run"] for f in found}), columns).create_view("_named", replace=True)
+            failing = "min(message) FILTER (WHERE status IN ('failed', 'error'))" if message else "NULL"
+            names = {
+                (run, test_id): rest
+                for run, test_id, *rest in self.con.execute(
+                    f"""
+                    SELECT run, test_id, min(classname), min(name), {failing}
+                    FROM _named SEMI JOIN _wanted_tests USING (run, test_id) GROUP BY ALL
+                    """
+                ).fetchall()
+            }
+            self.con.unregister("_wanted_tests")
+        for item in found:
+            classname, name, failure = names[(item.pop("run"), item["test_id"])]
+            item["classname"], item["name"] = classname, name
+            if message:
+                item["message"] = failure
+        return found
+
+    # ------------------------------------------------------------ questions
+
+    def pass_fail_history(self, since: str | datetime | None = None) -> list[dict]:
+        """One entry per SDK per logical date (since `since`): status, counts and pass rate."""
+        where, params = ("t_us >= ?", [_epoch_us(since)]) if since is not None else ("TRUE", [])
+        return self._dicts(
+            f"""
+            SELECT sdk, logical_date, status, run_id,
+                   coalesce(passed, 0) AS passed, coalesce(failed, 0) AS failed,
+                   coalesce(error, 0) AS error, coalesce(skipped, 0) AS skipped,
+                   coalesce(total, 0) AS total,
+                   CASE WHEN coalesce(passed, 0) + coalesce(failed, 0) + coalesce(error, 0) > 0
+                        THEN round(coalesce(passed, 0) / (coalesce(passed, 0) + coalesce(failed, 0)
+                                   + coalesce(error, 0)), 6)
+                   END AS pass_rate
+            FROM summaries WHERE {where}
+            ORDER BY sdk, t_us
+            """,
+            params,
+        )
+
+    def broken_since(self) -> dict[str, dict]:
+        """Per SDK: newest status and date, broken_since, failing_runs (the streak), last_passed."""
+        rows = self._dicts(
+            f"""
+            WITH o AS (SELECT sdk, logical_date, t_us, status, status IN ({_FAILING_SQL}) AS failing
+                       FROM summaries),
+                 ok AS (SELECT sdk, max(t_us) FILTER (WHERE NOT failing) AS last_ok FROM o GROUP BY sdk),
+                 s AS (SELECT o.*, o.failing AND (ok.last_ok IS NULL OR o.t_us > ok.last_ok) AS streak
+                       FROM o JOIN ok USING (sdk))
+            SELECT sdk,
+                   arg_max(status, t_us) AS status,
+                   arg_max(logical_date, t_us) AS latest,
+                   arg_min(logical_date, t_us) FILTER (WHERE streak) AS broken_since,
+                   count(*) FILTER (WHERE streak) AS failing_runs,
+                   arg_max(logical_date, t_us) FILTER (WHERE NOT failing) AS last_passed
+            FROM s GROUP BY sdk ORDER BY sdk
+            """
+        )
+        return {row.pop("sdk"): row for row in rows}
+
+    def test_changes(self) -> dict[str, dict]:
+        """Per SDK: newly failing and newly fixed tests, newest run with rows vs the one before."""
+        if self.as_of_us is None:
+            return {}
+        outcomes = self._select_runs("change_runs", "TRUE", [], newest=2)
+        result = {
+            run["sdk"]: {
+                "logical_date": run["logical_date"],
+                "previous_logical_date": run["previous_logical_date"],
+                "newly_failing": [],
+                "newly_fixed": [],
+            }
+            for run in self._dicts(
+                """
+                SELECT sdk, max(logical_date) FILTER (WHERE rank = 1) AS logical_date,
+                       max(logical_date) FILTER (WHERE rank = 2) AS previous_logical_date
+                FROM change_runs GROUP BY sdk ORDER BY sdk
+                """
+            )
+        }
+        changes = self._dicts(
+            f"""
+            WITH r AS (SELECT m.sdk, m.rank, o.run, o.test_id, o.outcome
+                       FROM {outcomes} o JOIN change_runs m USING (run)),
+                 cur AS (SELECT * FROM r WHERE rank = 1),
+                 prev AS (SELECT * FROM r WHERE rank = 2)
+            SELECT cur.sdk, cur.run, cur.test_id, cur.outcome, prev.outcome AS previous
+            FROM cur LEFT JOIN prev ON cur.sdk = prev.sdk AND cur.test_id = prev.test_id
+            WHERE cur.sdk IN (SELECT sdk FROM change_runs WHERE rank = 2)
+              AND ((cur.outcome = 2 AND coalesce(prev.outcome, 0) <> 2)
+                   OR (cur.outcome = 1 AND prev.outcome = 2))
+            ORDER BY cur.sdk, cur.test_id
+            """
+        )
+        for change in self._with_names(changes, message=True):
+            failing = change["outcome"] == 2
+            entry = {k: change[k] for k in ("test_id", "classname", "name")}
+            entry["previous"] = _OUTCOME_NAMES[change["previous"]]
+            if failing:
+                entry["message"] = change["message"]
+            result[change["sdk"]]["newly_failing" if failing else "newly_fixed"].append(entry)
+        return result
+
+    def flaky_tests(
+        self, window_days: float = FLAKY_WINDOW_DAYS, cleared_after: int = FLAKY_CLEARED_AFTER
+    ) -> list[dict]:
+        """The tests flaky now (see the module doc), by SDK then test id."""
+        if self.as_of_us is None:
+            return []
+        outcomes = self._select_runs("window_runs", "t_us > ?", [self._since_us(window_days)])
+        found = self._dicts(
+            f"""
+            WITH failed AS (SELECT DISTINCT m.sdk, o.test_id
+                            FROM {outcomes} o JOIN window_runs m USING (run) WHERE o.outcome = 2),
+                 o AS (SELECT m.sdk, m.t_us, m.logical_date, m.digest, o.run, o.test_id, o.outcome
+                       FROM {outcomes} o JOIN window_runs m USING (run)
+                       SEMI JOIN failed ON failed.sdk = m.sdk AND failed.test_id = o.test_id
+                       WHERE o.outcome > 0),
+                 mixed AS (SELECT sdk, test_id, list(digest ORDER BY digest) AS digests FROM (
+                               SELECT sdk, test_id, digest FROM o WHERE coalesce(digest, '') <> ''
+                               GROUP BY ALL
+                               HAVING min(t_us) FILTER (WHERE outcome = 2)
+                                      < max(t_us) FILTER (WHERE outcome = 1))
+                           GROUP BY ALL),
+                 stats AS (SELECT sdk, test_id,
+                                  count(*) FILTER (WHERE outcome = 1) AS passes,
+                                  count(*) FILTER (WHERE outcome = 2) AS failures,
+                                  max(t_us) FILTER (WHERE outcome = 2) AS last_failed_us,
+                                  arg_max(logical_date, t_us) FILTER (WHERE outcome = 2) AS last_failed,
+                                  arg_max(run, t_us) FILTER (WHERE outcome = 2) AS run
+                           FROM o SEMI JOIN mixed USING (sdk, test_id)
+                           GROUP BY ALL),
+                 since AS (SELECT o.sdk, o.test_id, count(*) AS passes_since_last_failure
+                           FROM o JOIN stats USING (sdk, test_id) WHERE o.t_us > stats.last_failed_us
+                           GROUP BY ALL)
+            SELECT stats.sdk, stats.run, stats.test_id, stats.passes, stats.failures, stats.last_failed,
+                   coalesce(since.passes_since_last_failure, 0) AS passes_since_last_failure,
+                   mixed.digests
+            FROM stats JOIN mixed USING (sdk, test_id) LEFT JOIN since USING (sdk, test_id)
+            WHERE coalesce(since.passes_since_last_failure, 0) < ?
+            ORDER BY stats.sdk, stats.test_id
+            """,
+            [cleared_after],
+        )
+        keys = ("sdk", "test_id", "classname", "name", "passes", "failures", "last_failed")
+        return [
+            {**{k: f[k] for k in keys}, **{k: f[k] for k in ("passes_since_last_failure", "digests")}}
+            for f in self._with_names(found)
+        ]
+
+    def slowest_tests(self, limit: int = SLOWEST_LIMIT) -> dict[str, list[dict]]:
+        """Per SDK: the `limit` slowest not-skipped tests of its newest run with test rows."""
+        if self.as_of_us is None:
+            return {}
+        outcomes = self._select_runs("latest_runs", "TRUE", [], newest=1)
+        found = self._dicts(
+            f"""
+            SELECT m.sdk, m.logical_date, o.run, o.test_id, o.outcome, o.duration
+            FROM {outcomes} o JOIN latest_runs m USING (run)
+            WHERE o.duration IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY m.sdk ORDER BY o.duration DESC, o.test_id) <= ?
+            ORDER BY m.sdk, o.duration DESC, o.test_id
+            """,
+            [limit],
+        )
+        result: dict[str, list[dict]] = {}
+        for row in self._with_names(found):
+            row["outcome"] = _OUTCOME_NAMES[row["outcome"]]
+            keys = ("logical_date", "test_id", "classname", "name", "outcome", "duration")
+            result.setdefault(row["sdk"], []).append({k: row[k] for k in keys})
+        return result
+
+    def duration_regressions(
+        self,
+        window_days: float = FLAKY_WINDOW_DAYS,
+        min_ratio: float = REGRESSION_MIN_RATIO,
+        min_seconds: float = REGRESSION_MIN_SECONDS,
+        min_samples: int = REGRESSION_MIN_SAMPLES,
+    ) -> list[dict]:
+        """Tests whose newest duration regressed against the window's median (see the module doc)."""
+        if self.as_of_us is None:
+            return []
+        outcomes = self._select_runs("window_runs", "t_us > ?", [self._since_us(window_days)])
+        found = self._dicts(
+            f"""
+            WITH d AS (SELECT m.sdk, m.rank, m.logical_date, o.run, o.test_id, o.duration
+                       FROM {outcomes} o JOIN window_runs m USING (run) WHERE o.duration IS NOT NULL),
+                 base AS (SELECT sdk, test_id, median(duration) AS median, count(*) AS samples
+                          FROM d WHERE rank > 1 GROUP BY ALL)
+            SELECT d.sdk, d.run, d.test_id, d.logical_date, d.duration, base.median, base.samples,
+                   CASE WHEN base.median > 0 THEN round(d.duration / base.median, 6) END AS ratio
+            FROM d JOIN base USING (sdk, test_id)
+            WHERE d.rank = 1 AND base.samples >= ?
+              AND d.duration - base.median >= ?
+              AND (base.median = 0 OR d.duration / base.median >= ?)
+            ORDER BY d.sdk, d.test_id
+            """,
+            [min_samples, min_seconds, min_ratio],
+        )
+        keys = (
+            "sdk",
+            "test_id",
+            "classname",
+            "name",
+            "logical_date",
+            "duration",
+            "median",
+            "samples",
+            "ratio",
+        )
+        return [{k: f[k] for k in keys} for f in self._with_names(found)]
+
+    def dashboard(
+        self, *, since: str | datetime | None = None, window_days: float = FLAKY_WINDOW_DAYS
+    ) -> dict:
+        """Everything the dashboard shows, in one JSON-ready dict."""
+        return {
+            "dag_id": self.dag_id,
+            "pass_fail_history": self.pass_fail_history(since),
+            "broken_since": self.broken_since(),
+            "test_changes": self.test_changes(),
+            "flaky_tests": self.flaky_tests(window_days),
+            "slowest_tests": self.slowest_tests(),
+            "duration_regressions": self.duration_regressions(window_days),
+        }
+
+
+def dashboard(uri: str, dag_id: str, *, sdk: str | None = None, as_of: str | datetime | None = None) -> dict:
+    with HistoryAnalytics(uri, dag_id, sdk=sdk, as_of=as_of) as analytics:
+        return analytics.dashboard()

@@ -1,0 +1,85 @@
+"""The same history code on s3:// (pyarrow's S3 filesystem), against an in-process moto server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sdk_campaigns import analytics, history
+
+DAG = "sdk_test_campaign"
+BUCKET = "history-bucket"
+
+
+@pytest.fixture(scope="module")
+def s3_uri():
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    client.create_bucket(Bucket=BUCKET)
+    yield f"s3://{BUCKET}/history?endpoint_override={host}:{port}&scheme=http&region=us-east-1", client
+    server.stop()
+
+
+def _partition(sdk, date, status="passed", run="r1", failing=()):
+    rows = [
+        {
+            "run_id": run,
+            "logical_date": date,
+            "sdk": sdk,
+            "suite": "s",
+            "classname": "c",
+            "name": name,
+            "test_id": f"{sdk}-{name}",
+            "status": "failed" if name in failing else "passed",
+            "duration": 0.1,
+            "message": "",
+            "image_digest": "sha256:one",
+        }
+        for name in ("a", "b", "c")
+    ]
+    summary = {"dag_id": DAG, "logical_date": date, "sdk": sdk, "status": status, "run_id": run}
+    return summary, rows
+
+
+def _keys(client) -> list[str]:
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+
+def test_history_on_s3(s3_uri, monkeypatch):
+    uri, client = s3_uri
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
+    now = datetime(2026, 11, 30, 6, tzinfo=UTC)
+    days = [(now - timedelta(days=d)).isoformat() for d in (40, 2, 1, 0)]
+    for date in days:
+        for sdk in ("python", "go"):
+            history.write_partition(uri, *_partition(sdk, date))
+    history.write_partition(uri, *_partition("go", days[-1], "tests_failed", "r2", failing=("b",)))
+
+    [go, python] = history.read_run(uri, DAG, days[-1])
+    assert (go["summary"]["run_id"], len(go["rows"]), python["summary"]["run_id"]) == ("r2", 3, "r1")
+    assert len(history.read_summaries(uri, DAG)) == 8
+    keys = _keys(client)
+    assert f"history/{DAG}/{history.INDEX_FILE}" in keys
+    partition_files = [k for k in keys if k.endswith(".parquet") and "/_" not in k]
+    assert len(partition_files) == 16  # the replaced go partition's files were deleted
+
+    with analytics.HistoryAnalytics(uri, DAG) as answers:
+        assert answers.broken_since()["go"]["broken_since"] == days[-1]
+        assert [t["name"] for t in answers.test_changes()["go"]["newly_failing"]] == ["b"]
+
+    assert history.prune(uri, DAG, retention_days=30, now=now) == [
+        f"{history.date_key(days[0])}/go",
+        f"{history.date_key(days[0])}/python",
+    ]
+    assert {s["logical_date"] for s in history.read_summaries(uri, DAG)} == set(days[1:])
+    assert not [k for k in _keys(client) if history.date_key(days[0]) in k]
