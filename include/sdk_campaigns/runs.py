@@ -198,8 +198,10 @@ def publish_sdk_metrics(cloudwatch, config: CampaignConfig, plan: dict, outcome:
             cloudwatch,
             dag_id=config.campaign.dag_id,
             sdks=[plan["sdk"]],
-            start=moment - timedelta(minutes=1),
-            end=moment + timedelta(minutes=1),
+            # The run's own minute only: CloudWatch aggregates to minutes, and a neighbouring
+            # logical date's points must not add up into this run's numbers.
+            start=moment.replace(second=0, microsecond=0),
+            end=moment.replace(second=0, microsecond=0) + timedelta(minutes=1),
         )[plan["sdk"]]
     except Exception as err:  # botocore raises many types; a read-back is informative only
         log.warning("%s: CloudWatch metrics read-back failed: %s", plan["sdk"], err)

@@ -13,7 +13,7 @@ from .conftest import run_airflow
 
 pytestmark = pytest.mark.stack
 
-LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=3)).replace(second=0, microsecond=0).isoformat()
+LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0).isoformat()
 # Every sample suite: six tests, one skipped, one failing on purpose (SDK_SAMPLE_FAILURES=on).
 SAMPLE_COUNTS = {"passed": 4, "failed": 1, "error": 0, "skipped": 1, "total": 6}
 

@@ -28,7 +28,7 @@ WRITE_HOSTILE_JUNIT = (
     '<!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
     '<testsuite name="s"><testcase name="&x;"/></testsuite>\')'
 )
-LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0).isoformat()
+LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0).isoformat()
 
 
 def _free_port() -> int:

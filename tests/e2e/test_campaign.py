@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 
 from sdk_campaigns import history
@@ -14,11 +15,11 @@ from .conftest import run_airflow, s3_client
 pytestmark = pytest.mark.stack
 
 # Recent, so CloudWatch (and moto) accept the run's metrics; after the config's start_date.
-LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0).isoformat()
+LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
 
 
 @pytest.fixture(scope="module")
-def campaign(stack_home):
+def campaign(stack_home, metrics_before):
     result = run_airflow(
         [
             "dags",
@@ -100,11 +101,31 @@ def test_mapped_tasks_are_named_by_sdk_in_the_ui(campaign, stack_home):
         assert by_task[task_id] == {"python", "javascript"}, by_task
 
 
-def test_cloudwatch_metrics_are_published_and_read_back(campaign):
+@pytest.fixture(scope="module")
+def metrics_before(stack_home):  # requested by `campaign`, so it reads before the run
+    """What CloudWatch (moto, shared across runs) already holds for the campaign's minute:
+    a rerun within the same minute adds to the sums, as CloudWatch would."""
+    from sdk_campaigns import local_stack, metrics
+
+    moment = datetime.fromisoformat(LOGICAL_DATE).replace(second=0)
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=local_stack.moto_url(), region_name="us-east-1")
+    return metrics.read_back(
+        cloudwatch,
+        dag_id="sdk_test_campaign",
+        sdks=["python", "javascript"],
+        start=moment,
+        end=moment + timedelta(minutes=1),
+    )
+
+
+def test_cloudwatch_metrics_are_published_and_read_back(campaign, metrics_before):
     _, partitions = campaign
     for sdk, partition in partitions.items():
-        found = partition["summary"]["metrics"]
-        assert found["TestsPassed"] == 4 and found["TestsFailed"] == 1 and found["TestsSkipped"] == 1, sdk
+        found, before = partition["summary"]["metrics"], metrics_before[sdk]
+        added = {
+            name: found[name] - before.get(name, 0) for name in ("TestsPassed", "TestsFailed", "TestsSkipped")
+        }
+        assert added == {"TestsPassed": 4, "TestsFailed": 1, "TestsSkipped": 1}, sdk
         assert found["PassRate"] == 80.0
         assert found["InfrastructureFailure"] == 0
         assert found["EstimatedCost"] > 0
