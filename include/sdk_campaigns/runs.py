@@ -10,6 +10,8 @@ import json
 import logging
 from datetime import timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from sdk_campaigns import collect as collecting
 from sdk_campaigns import history, infrastructure, metrics, report
 from sdk_campaigns.aws import AwsContext
@@ -149,7 +151,8 @@ def _put_json(s3, bucket: str, key: str, document: dict) -> None:
 def collect_sdk(config: CampaignConfig, plan: dict, aws_conn_id: str) -> dict:
     aws = AwsContext(aws_conn_id)
     s3 = aws.client("s3")
-    image = _context()["ti"].xcom_pull(task_ids="build_image", map_indexes=_context()["ti"].map_index) or {}
+    ti = _context()["ti"]
+    image = ti.xcom_pull(task_ids="build_image", map_indexes=ti.map_index) or {}
     outcome = collecting.collect_outcome(
         batch=aws.client("batch"),
         logs=aws.client("logs"),
@@ -191,20 +194,20 @@ def publish_sdk_metrics(cloudwatch, config: CampaignConfig, plan: dict, outcome:
         queue_wait_seconds=outcome.get("queue_seconds"),
         logical_date=plan["logical_date"],
     )
-    sent = metrics.publish(cloudwatch, data)
-    moment = metrics.as_timestamp(plan["logical_date"])
+    minute = metrics.as_timestamp(plan["logical_date"]).replace(second=0, microsecond=0)
     try:
+        sent = metrics.publish(cloudwatch, data)
         found = metrics.read_back(
             cloudwatch,
             dag_id=config.campaign.dag_id,
             sdks=[plan["sdk"]],
             # The run's own minute only: CloudWatch aggregates to minutes, and a neighbouring
             # logical date's points must not add up into this run's numbers.
-            start=moment.replace(second=0, microsecond=0),
-            end=moment.replace(second=0, microsecond=0) + timedelta(minutes=1),
+            start=minute,
+            end=minute + timedelta(minutes=1),
         )[plan["sdk"]]
-    except Exception as err:  # botocore raises many types; a read-back is informative only
-        log.warning("%s: CloudWatch metrics read-back failed: %s", plan["sdk"], err)
+    except (BotoCoreError, ClientError) as err:  # metrics are informative: the results still land
+        log.warning("%s: CloudWatch metrics could not be published or read back: %s", plan["sdk"], err)
         return {}
     log.info("%s: %d CloudWatch metrics published, %d read back", plan["sdk"], sent, len(found))
     return found
