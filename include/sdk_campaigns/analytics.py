@@ -424,3 +424,38 @@ class HistoryAnalytics:
 def dashboard(uri: str, dag_id: str, *, sdk: str | None = None, as_of: str | datetime | None = None) -> dict:
     with HistoryAnalytics(uri, dag_id, sdk=sdk, as_of=as_of) as analytics:
         return analytics.dashboard()
+
+
+def run_findings(uri: str, dag_id: str, logical_date: str | datetime) -> dict:
+    """What the run of `logical_date` changed, for alerts (sdk_campaigns.alerts):
+
+    - regressions / fixed: that run's newly failing / newly fixed tests (for SDKs whose newest
+      run with test rows is this run);
+    - new_flaky: tests flaky as of this run that were not flaky as of the run before it;
+    - broken: SDKs whose failing streak starts with this run (newly broken, not still broken).
+    """
+    this_us = _epoch_us(logical_date)
+    with HistoryAnalytics(uri, dag_id, as_of=logical_date) as now:
+        changes, broken, flaky = now.test_changes(), now.broken_since(), now.flaky_tests()
+        earlier = pc.filter(now.summaries.column("t_us"), pc.less(now.summaries.column("t_us"), this_us))
+        previous_us = pc.max(earlier).as_py() if len(earlier) else None
+    was_flaky: set[tuple[str, str]] = set()
+    if previous_us is not None:
+        previous = datetime.fromtimestamp(previous_us / 1_000_000, UTC)
+        with HistoryAnalytics(uri, dag_id, as_of=previous) as before:
+            was_flaky = {(f["sdk"], f["test_id"]) for f in before.flaky_tests()}
+    regressions, fixed = [], []
+    for sdk, change in changes.items():
+        if change["logical_date"] and _epoch_us(change["logical_date"]) == this_us:
+            regressions += [{"sdk": sdk, **test} for test in change["newly_failing"]]
+            fixed += [{"sdk": sdk, **test} for test in change["newly_fixed"]]
+    return {
+        "regressions": regressions,
+        "fixed": fixed,
+        "new_flaky": [f for f in flaky if (f["sdk"], f["test_id"]) not in was_flaky],
+        "broken": [
+            {"sdk": sdk, "since": state["broken_since"], "status": state["status"]}
+            for sdk, state in broken.items()
+            if state["broken_since"] and _epoch_us(state["broken_since"]) == this_us
+        ],
+    }

@@ -80,6 +80,15 @@ class ValidationSettings(_Strict):
     on_failure: Literal["warn", "fail"] = "warn"
 
 
+class AlertSettings(_Strict):
+    """Where regressions, new flaky tests and newly broken SDKs are announced; empty: nowhere."""
+
+    sns_topic_arn: str = Field(
+        default="", pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256})?$"
+    )
+    http_conn_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")  # an Airflow HTTP connection
+
+
 class SdkSettings(_Strict):
     image: str = Field(pattern=NAME_PATTERN)
     vcpu: float = 0.5
@@ -147,6 +156,7 @@ class CampaignConfig(_Strict):
     campaign: CampaignSettings
     batch: BatchSettings = BatchSettings()
     validation: ValidationSettings = ValidationSettings()
+    alerts: AlertSettings = AlertSettings()
     sdks: dict[str, SdkSettings] = Field(min_length=1)
 
     @field_validator("sdks")

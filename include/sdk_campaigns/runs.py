@@ -303,11 +303,46 @@ def publish_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "a
     )
     report.write_report(report_path, html)
     log.info("history written under %s; report at %s", uri, report_path)
+    announce_findings(config, uri, plans[0], str(report_path), aws_conn_id)
     retention_days = config.campaign.history_retention_days
     if retention_days:  # after the report: a backfill older than the retention still gets one
         removed = history.prune(uri, dag_id, retention_days)
         log.info("history retention %d days: removed %d partitions", retention_days, len(removed))
     return str(report_path)
+
+
+def announce_findings(
+    config: CampaignConfig, uri: str, plan: dict, report_path: str, aws_conn_id: str
+) -> None:
+    """Alert on this run's regressions, new flaky tests and newly broken SDKs (see config.alerts).
+
+    A channel that fails is logged, not raised: history and report are already published.
+    """
+    from sdk_campaigns.alerts import AlertError, send_alert
+    from sdk_campaigns.analytics import run_findings
+
+    dag_id = config.campaign.dag_id
+    findings = run_findings(uri, dag_id, plan["logical_date"])
+    log.info(
+        "findings: %d regressions, %d fixed, %d new flaky, %d newly broken",
+        *(len(findings[k]) for k in ("regressions", "fixed", "new_flaky", "broken")),
+    )
+    try:
+        channels = send_alert(
+            {
+                **findings,
+                "dag_id": dag_id,
+                "logical_date": plan["logical_date"],
+                "run_id": plan["run_id"],
+                "report": report_path,
+            },
+            sns_topic_arn=config.alerts.sns_topic_arn or None,
+            aws_conn_id=aws_conn_id,
+            http_conn_id=config.alerts.http_conn_id or None,
+        )
+        log.info("alert sent via %s", ", ".join(channels) if channels else "no channel")
+    except AlertError as err:
+        log.error("alert not delivered: %s", err)
 
 
 def campaign_verdict(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "aws_default") -> None:

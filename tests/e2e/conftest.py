@@ -6,13 +6,13 @@ import sys
 from pathlib import Path
 
 
-def run_airflow(args: list[str], timeout: int = 1500) -> subprocess.CompletedProcess:
+def run_airflow(args: list[str], timeout: int = 1500, env: dict | None = None) -> subprocess.CompletedProcess:
     from sdk_campaigns import local_stack
 
     airflow = Path(sys.executable).with_name("airflow")
     return subprocess.run(
         [str(airflow), *args],
-        env={**os.environ, **local_stack.airflow_env()},
+        env={**os.environ, **local_stack.airflow_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

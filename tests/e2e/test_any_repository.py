@@ -77,7 +77,33 @@ def git_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def campaign(stack_home, git_server):
+def alert_queue(stack_home, tmp_path_factory):
+    """An SNS topic (moto) with an SQS queue subscribed, and a campaign config alerting to it."""
+    import boto3
+
+    from sdk_campaigns import local_stack
+
+    def client(service):
+        return boto3.client(service, endpoint_url=local_stack.moto_url(), region_name="us-east-1")
+
+    name = f"sdkc-alerts-{int(time.time())}"
+    topic = client("sns").create_topic(Name=name)["TopicArn"]
+    queue_url = client("sqs").create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    config = tmp_path_factory.mktemp("config") / "campaign.yaml"
+    config.write_text(
+        (REPO_ROOT / "include" / "campaign.yaml")
+        .read_text()
+        .replace('sns_topic_arn: ""', f'sns_topic_arn: "{topic}"')
+    )
+    return {"config": str(config), "sqs": client("sqs"), "queue_url": queue_url}
+
+
+@pytest.fixture(scope="module")
+def campaign(stack_home, git_server, alert_queue):
     conf = {
         "sdks": ["python", "javascript", "ruby"],
         "overrides": {
@@ -87,7 +113,10 @@ def campaign(stack_home, git_server):
             "ruby": {"test_command": ["python3", "-c", WRITE_HOSTILE_JUNIT]},
         },
     }
-    result = run_airflow(["dags", "test", "sdk_test_campaign", LOGICAL_DATE, "-c", json.dumps(conf)])
+    result = run_airflow(
+        ["dags", "test", "sdk_test_campaign", LOGICAL_DATE, "-c", json.dumps(conf)],
+        env={"SDK_CAMPAIGNS_CONFIG": alert_queue["config"]},
+    )
     partitions = history.read_run(load_config().history_uri(), "sdk_test_campaign", LOGICAL_DATE)
     assert partitions, (result.stdout + result.stderr)[-4000:]
     return result, {p["summary"]["sdk"]: p for p in partitions}
@@ -128,3 +157,12 @@ def test_hostile_junit_is_results_invalid_and_never_read(campaign):
     assert "refused unsafe XML" in ruby["summary"]["reason"] and "junit-evil.xml" in ruby["summary"]["reason"]
     assert ruby["rows"] == []
     assert "root:" not in json.dumps(ruby)
+
+
+def test_newly_broken_sdks_are_announced_on_sns(campaign, alert_queue):
+    messages = alert_queue["sqs"].receive_message(QueueUrl=alert_queue["queue_url"], MaxNumberOfMessages=10)
+    bodies = [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+    assert len(bodies) == 1, bodies
+    assert "broken" in bodies[0]["Subject"] and "sdk_test_campaign" in bodies[0]["Subject"]
+    for sdk in ("python", "javascript", "ruby"):
+        assert sdk in bodies[0]["Message"]
