@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sdk_campaigns import history
-from sdk_campaigns.config import REPO_ROOT, load_config
+from sdk_campaigns.config import REPO_ROOT
 
 from .conftest import run_airflow
 
@@ -93,13 +93,19 @@ def alert_queue(stack_home, tmp_path_factory):
         "Attributes"
     ]["QueueArn"]
     client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    config = tmp_path_factory.mktemp("config") / "campaign.yaml"
-    config.write_text(
-        (REPO_ROOT / "include" / "campaign.yaml")
-        .read_text()
-        .replace('sns_topic_arn: ""', f'sns_topic_arn: "{topic}"')
-    )
-    return {"config": str(config), "sqs": client("sqs"), "queue_url": queue_url}
+    folder = tmp_path_factory.mktemp("config")
+    # Its own history, so this run is the first of its SDKs whatever other tests ran before:
+    # their failing streaks start here, which is what the alert announces.
+    text = (REPO_ROOT / "include" / "campaign.yaml").read_text()
+    text = text.replace('sns_topic_arn: ""', f'sns_topic_arn: "{topic}"')
+    text = text.replace('history_uri: ""', f'history_uri: "{folder / "history"}"')
+    (folder / "campaign.yaml").write_text(text)
+    return {
+        "config": str(folder / "campaign.yaml"),
+        "history_uri": str(folder / "history"),
+        "sqs": client("sqs"),
+        "queue_url": queue_url,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +123,7 @@ def campaign(stack_home, git_server, alert_queue):
         ["dags", "test", "sdk_test_campaign", LOGICAL_DATE, "-c", json.dumps(conf)],
         env={"SDK_CAMPAIGNS_CONFIG": alert_queue["config"]},
     )
-    partitions = history.read_run(load_config().history_uri(), "sdk_test_campaign", LOGICAL_DATE)
+    partitions = history.read_run(alert_queue["history_uri"], "sdk_test_campaign", LOGICAL_DATE)
     assert partitions, (result.stdout + result.stderr)[-4000:]
     return result, {p["summary"]["sdk"]: p for p in partitions}
 
@@ -160,9 +166,13 @@ def test_hostile_junit_is_results_invalid_and_never_read(campaign):
 
 
 def test_newly_broken_sdks_are_announced_on_sns(campaign, alert_queue):
+    result, _ = campaign
     messages = alert_queue["sqs"].receive_message(QueueUrl=alert_queue["queue_url"], MaxNumberOfMessages=10)
     bodies = [json.loads(m["Body"]) for m in messages.get("Messages", [])]
-    assert len(bodies) == 1, bodies
+    said = [
+        line for line in (result.stdout + result.stderr).splitlines() if "findings" in line or "alert" in line
+    ]
+    assert len(bodies) == 1, said
     assert "broken" in bodies[0]["Subject"] and "sdk_test_campaign" in bodies[0]["Subject"]
     for sdk in ("python", "javascript", "ruby"):
         assert sdk in bodies[0]["Message"]

@@ -2,6 +2,7 @@
 
 import io
 import shutil
+import uuid
 
 import pytest
 
@@ -40,7 +41,8 @@ def tiny_images(tmp_path):
     (tmp_path / "tiny" / "Dockerfile").write_text(
         "ARG BASE_IMAGE=debian:bookworm-slim\nFROM ${BASE_IMAGE}\nCOPY tiny/greeting.txt /greeting.txt\n"
     )
-    (tmp_path / "tiny" / "greeting.txt").write_text("hello\n")
+    # Unique per test, so a registry kept from an earlier run never holds these tags yet.
+    (tmp_path / "tiny" / "greeting.txt").write_text(f"hello from {tmp_path.name} {uuid.uuid4()}\n")
     return tmp_path
 
 
@@ -73,7 +75,7 @@ def test_unchanged_inputs_build_and_push_nothing(docker, auth, tiny_images):
 
 def test_a_changed_file_gives_a_new_tag(docker, auth, tiny_images):
     first = _build(docker, auth, tiny_images)
-    (tiny_images / "tiny" / "greeting.txt").write_text("hello again\n")
+    (tiny_images / "tiny" / "greeting.txt").write_text(f"hello again {uuid.uuid4()}\n")
     changed = _build(docker, auth, tiny_images)
     assert changed.content_tag != first.content_tag
     assert changed.built is True
