@@ -8,18 +8,15 @@ a package without tests), timeout.txt (`-timeout 2s` killing a hanging test) and
 imported-build-failure.txt (two test packages importing a package that does not compile).
 """
 
-import sys
 from pathlib import Path
 
 import pytest
+from converters.go_test_json import to_junit
+
+from sdk_campaigns.junit import parse_junit
 
 TESTS = Path(__file__).resolve().parents[1]
 FIXTURES = TESTS / "fixtures" / "converters" / "go"
-sys.path.insert(0, str(TESTS.parent / "images" / "common"))  # the converters package
-
-from converters.go_test_json import to_junit  # noqa: E402
-
-from sdk_campaigns.junit import parse_junit  # noqa: E402
 
 
 def convert(text: str) -> dict:

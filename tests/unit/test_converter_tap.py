@@ -1,13 +1,8 @@
 """Unit tests of images/common/converters/tap.py."""
 
-import sys
-from pathlib import Path
+from converters.tap import to_junit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "images" / "common"))  # the converters package
-
-from converters.tap import to_junit  # noqa: E402
-
-from sdk_campaigns.junit import parse_junit  # noqa: E402
+from sdk_campaigns.junit import parse_junit
 
 TAP = """TAP version 13
 1..5
