@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sdk_campaigns.junit import JUnitError, TestCase, parse_junit_stream
+from sdk_campaigns.junit import STATUSES, JUnitError, TestCase, parse_junit_stream, summarize
 from sdk_campaigns.metrics import queue_wait_seconds
 
 log = logging.getLogger(__name__)
@@ -190,11 +190,9 @@ def normalise(cases: list[TestCase], *, sdk: str, run_id: str, logical_date: str
 
 
 def count(cases: list[TestCase]) -> dict[str, int]:
-    counts = {status: 0 for status in ("passed", "failed", "error", "skipped")}
-    for case in cases:
-        counts[case.status] += 1
-    counts["total"] = len(cases)
-    return counts
+    """Cases per status, and the total: the counts history, metrics and reports share."""
+    summary = summarize(cases)
+    return {**{status: summary[status] for status in STATUSES}, "total": summary["testcases"]}
 
 
 def job_seconds(job: dict | None) -> float | None:
