@@ -227,18 +227,16 @@ def build_alert(findings: dict, *, max_items: int = MAX_TEXT_ITEMS) -> Alert | N
 
     run = f"run {top['run_id']}" if top["run_id"] else "run"
     lines = [f"{dag_id}: {run}" + (f" (logical date {logical_date})" if logical_date else ""), ""]
-    if counts["regressions"]:
-        title = f"{_plural(counts['regressions'], 'regression')} (newly failing since the previous run):"
-        lines += _section(title, items["regressions"], counts["regressions"], _test_label, max_items)
-    if counts["new_flaky"]:
-        title = f"{_plural(counts['new_flaky'], 'new flaky test')}:"
-        lines += _section(title, items["new_flaky"], counts["new_flaky"], _test_label, max_items)
-    if counts["broken"]:
-        title = f"{_plural(counts['broken'], 'broken SDK')}:"
-        lines += _section(title, items["broken"], counts["broken"], _broken_label, max_items)
-    if counts["fixed"]:
-        title = f"{_plural(counts['fixed'], 'fixed test')} (passing again):"
-        lines += _section(title, items["fixed"], counts["fixed"], _test_label, max_items)
+    sections = (
+        ("regressions", "regression", " (newly failing since the previous run)", _test_label),
+        ("new_flaky", "new flaky test", "", _test_label),
+        ("broken", "broken SDK", "", _broken_label),
+        ("fixed", "fixed test", " (passing again)", _test_label),
+    )
+    for category, noun, detail, label in sections:
+        if counts[category]:
+            title = f"{_plural(counts[category], noun)}{detail}:"
+            lines += _section(title, items[category], counts[category], label, max_items)
     lines.append(f"Report: {top['report']}" if top["report"] else "Report: (none was written)")
     text = "\n".join(lines)
 
