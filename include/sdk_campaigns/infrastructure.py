@@ -1,7 +1,8 @@
 """Idempotent AWS setup for a campaign: ECR repositories, IAM roles, Fargate Batch.
 
 Each `ensure_*` reads first and creates or registers only what is missing or changed,
-so every campaign run can call them and a rerun changes nothing.
+so every campaign run can call them and a rerun changes nothing. Runs of a backfill set up
+at the same moment: a create that loses that race reads back what the winner made.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import hashlib
 import json
 import logging
 import time
+
+from botocore.exceptions import ClientError
 
 from sdk_campaigns.config import BatchSettings, SdkSettings
 
@@ -76,8 +79,11 @@ def ensure_role(
     try:
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-        log.info("created IAM role %s", name)
+        try:
+            arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+            log.info("created IAM role %s", name)
+        except iam.exceptions.EntityAlreadyExistsException:
+            arn = iam.get_role(RoleName=name)["Role"]["Arn"]
     if managed_policy_arn:
         try:
             iam.attach_role_policy(RoleName=name, PolicyArn=managed_policy_arn)
@@ -133,6 +139,17 @@ def _wait_valid(describe, key: str, name: str, seconds: float = 120) -> None:
     raise RuntimeError(f"Batch {key} {name} did not become VALID within {seconds:.0f} s")
 
 
+def _create_or_read_back(create, describe, arn_key: str) -> str:
+    """Create; if that fails because a concurrent run created it first, return theirs."""
+    try:
+        return create()
+    except ClientError:
+        found = describe()
+        if not found:
+            raise
+        return found[0][arn_key]
+
+
 def ensure_compute_environment(
     batch, settings: BatchSettings, subnets: list[str], groups: list[str], service_role_arn: str
 ) -> str:
@@ -143,20 +160,25 @@ def ensure_compute_environment(
 
     found = describe()["computeEnvironments"]
     if found:
-        return found[0]["computeEnvironmentArn"]
-    arn = batch.create_compute_environment(
-        computeEnvironmentName=name,
-        type="MANAGED",
-        state="ENABLED",
-        serviceRole=service_role_arn,
-        computeResources={
-            "type": "FARGATE",
-            "maxvCpus": settings.max_vcpus,
-            "subnets": subnets,
-            "securityGroupIds": groups,
-        },
-    )["computeEnvironmentArn"]
-    log.info("created Fargate compute environment %s", name)
+        arn = found[0]["computeEnvironmentArn"]
+    else:
+        arn = _create_or_read_back(
+            lambda: batch.create_compute_environment(
+                computeEnvironmentName=name,
+                type="MANAGED",
+                state="ENABLED",
+                serviceRole=service_role_arn,
+                computeResources={
+                    "type": "FARGATE",
+                    "maxvCpus": settings.max_vcpus,
+                    "subnets": subnets,
+                    "securityGroupIds": groups,
+                },
+            )["computeEnvironmentArn"],
+            lambda: describe()["computeEnvironments"],
+            "computeEnvironmentArn",
+        )
+        log.info("Fargate compute environment %s: %s", name, arn)
     _wait_valid(describe, "computeEnvironments", name)
     return arn
 
@@ -169,14 +191,19 @@ def ensure_job_queue(batch, settings: BatchSettings) -> str:
 
     found = describe()["jobQueues"]
     if found:
-        return found[0]["jobQueueArn"]
-    arn = batch.create_job_queue(
-        jobQueueName=name,
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": settings.compute_environment}],
-    )["jobQueueArn"]
-    log.info("created job queue %s", name)
+        arn = found[0]["jobQueueArn"]
+    else:
+        arn = _create_or_read_back(
+            lambda: batch.create_job_queue(
+                jobQueueName=name,
+                state="ENABLED",
+                priority=1,
+                computeEnvironmentOrder=[{"order": 1, "computeEnvironment": settings.compute_environment}],
+            )["jobQueueArn"],
+            lambda: describe()["jobQueues"],
+            "jobQueueArn",
+        )
+        log.info("job queue %s: %s", name, arn)
     _wait_valid(describe, "jobQueues", name)
     return arn
 

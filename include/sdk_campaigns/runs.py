@@ -70,8 +70,11 @@ def ensure_environment(config: CampaignConfig, plans: list[dict], aws_conn_id: s
     try:
         s3.head_bucket(Bucket=bucket)
     except s3.exceptions.ClientError:
-        s3.create_bucket(Bucket=bucket)
-        log.info("created results bucket %s", bucket)
+        try:
+            s3.create_bucket(Bucket=bucket)
+            log.info("created results bucket %s", bucket)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass  # a concurrent run of the same campaign created it
     subnets, groups = infrastructure.default_network(aws.client("ec2"), config.batch)
     service_role = infrastructure.ensure_role(
         iam, config.batch.service_role_name, infrastructure.BATCH_SERVICE_POLICY_ARN, "batch.amazonaws.com"

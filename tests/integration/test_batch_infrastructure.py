@@ -1,7 +1,10 @@
 """Batch setup and job submission against moto server over HTTP (real Docker runs the jobs)."""
 
 import json
+import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -36,6 +39,28 @@ def _environment(aws):
     compute = infrastructure.ensure_compute_environment(batch, SETTINGS, subnets, groups, service_role)
     queue = infrastructure.ensure_job_queue(batch, SETTINGS)
     return compute, queue
+
+
+def test_concurrent_runs_set_up_one_environment(aws):
+    """Backfills start several runs at once: their setups race and must all succeed, sharing one
+    role, compute environment and queue (a read-then-create would fail all but one)."""
+    suffix = uuid.uuid4().hex[:8]
+    settings = BatchSettings(compute_environment=f"race-{suffix}", job_queue=f"race-q-{suffix}")
+    subnets, groups = infrastructure.default_network(aws("ec2"), settings)
+    barrier = threading.Barrier(4)
+
+    def setup(_):
+        iam, batch = aws("iam"), aws("batch")
+        barrier.wait()
+        role = infrastructure.ensure_role(iam, f"race-{suffix}", service="batch.amazonaws.com")
+        compute = infrastructure.ensure_compute_environment(batch, settings, subnets, groups, role)
+        return role, compute, infrastructure.ensure_job_queue(batch, settings)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(setup, range(4)))
+    assert len(set(results)) == 1
+    queues = aws("batch").describe_job_queues(jobQueues=[settings.job_queue])["jobQueues"]
+    assert [q["state"] for q in queues] == ["ENABLED"]
 
 
 def test_setup_is_idempotent(aws):
