@@ -20,10 +20,11 @@ down:
 status:
 	$(BIN)/sdk-campaigns local status
 
-demo: up
+demo: install
+	$(BIN)/sdk-campaigns local up --no-ui
 	$(BIN)/sdk-campaigns demo $(if $(SDKS),--sdks $(SDKS))
 
-test: up
+test: install
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 test-fast: install

@@ -137,6 +137,9 @@ with DAG(
         job_queue=CONFIG.batch.job_queue,
         deferrable=True,
         poll_interval=CONFIG.batch.poll_interval_seconds,
+        # Safe: a retry re-attaches to the job it already submitted (see batch_jobs).
+        retries=2,
+        retry_delay=timedelta(seconds=5),
         execution_timeout=timedelta(seconds=max(s.timeout_seconds for s in CONFIG.sdks.values()) + 600),
         map_index_template="{{ task.tags['sdk'] }}",
     ).expand_kwargs(submissions)

@@ -33,3 +33,39 @@ def stack_home(tmp_path_factory):
         os.environ.pop("SDK_CAMPAIGNS_HOME", None)
     else:
         os.environ["SDK_CAMPAIGNS_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def airflow_ui(stack_home, tmp_path_factory):
+    """Airflow's api-server, scheduler, dag-processor and triggerer on the test stack, on a free
+    port, with a campaign of the two quickest SDKs and a history and reports of their own."""
+    import socket
+
+    import yaml
+
+    from sdk_campaigns import airflow_services, local_stack
+    from sdk_campaigns.config import DEFAULT_CONFIG_PATH
+
+    folder = tmp_path_factory.mktemp("scheduler")
+    config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    config["sdks"] = {name: config["sdks"][name] for name in ("python", "go")}
+    config["campaign"]["history_uri"] = str(folder / "history")
+    config["campaign"]["report_dir"] = str(folder / "reports")
+    config_path = folder / "campaign.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    os.environ["SDK_CAMPAIGNS_AIRFLOW_PORT"] = str(port)
+    try:
+        airflow_services.ensure_services(extra_env={"SDK_CAMPAIGNS_CONFIG": str(config_path)})
+        airflow_services.wait_for_dag("sdk_test_campaign")
+        yield {
+            "config": str(config_path),
+            "history_uri": str(folder / "history"),
+            "report_dir": folder / "reports",
+            "env": {**local_stack.airflow_env(), "SDK_CAMPAIGNS_CONFIG": str(config_path)},
+        }
+    finally:
+        airflow_services.stop_services()
+        os.environ.pop("SDK_CAMPAIGNS_AIRFLOW_PORT", None)

@@ -13,7 +13,7 @@ def _local(args: argparse.Namespace) -> int:
     try:
         if args.action == "up":
             print("starting the local stack (idempotent)")
-            local_stack.up(install=not args.no_install)
+            local_stack.up(install=not args.no_install, ui=not args.no_ui)
         elif args.action == "down":
             local_stack.down()
         else:
@@ -129,10 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sdk-campaigns", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    local = commands.add_parser("local", help="manage the local stack (Docker, moto, registry, Airflow home)")
+    local = commands.add_parser(
+        "local", help="manage the local stack (Docker, moto, registry, Airflow and its UI)"
+    )
     local.add_argument("action", choices=["up", "down", "status"])
     local.add_argument(
         "--no-install", action="store_true", help="use what runs already; never apt-get or start dockerd"
+    )
+    local.add_argument(
+        "--no-ui",
+        action="store_true",
+        help="skip Airflow's api-server, scheduler, dag-processor and triggerer (the UI on port "
+        "SDK_CAMPAIGNS_AIRFLOW_PORT, default 8080)",
     )
     local.set_defaults(func=_local)
 

@@ -110,7 +110,7 @@ def _http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
-def _wait_until(predicate: Callable[[], bool], seconds: float, what: str) -> None:
+def wait_until(predicate: Callable[[], bool], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():
@@ -132,7 +132,7 @@ def _apt_install(*packages: str) -> None:
     )
 
 
-def _start_background(name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+def start_background(name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
     logs = stack_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"{name}.log", "ab") as log:
@@ -147,7 +147,22 @@ def _start_background(name: str, argv: list[str], env: dict[str, str] | None = N
     (stack_dir() / f"{name}.pid").write_text(str(process.pid))
 
 
-def _stop_background(name: str) -> bool:
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def background_running(name: str) -> bool:
+    pid_file = stack_dir() / f"{name}.pid"
+    return pid_file.exists() and process_alive(int(pid_file.read_text()))
+
+
+def stop_background(name: str) -> bool:
     pid_file = stack_dir() / f"{name}.pid"
     if not pid_file.exists():
         return False
@@ -186,8 +201,8 @@ def ensure_docker(install: bool = True) -> str:
         raise StackError(DOCKER_HOWTO)
     if not shutil.which("dockerd"):
         _apt_install("docker.io")
-    _start_background("dockerd", ["dockerd"])
-    _wait_until(docker_ping, 60, "dockerd")
+    start_background("dockerd", ["dockerd"])
+    wait_until(docker_ping, 60, "dockerd")
     return "started dockerd"
 
 
@@ -283,8 +298,8 @@ def ensure_registry() -> str:
         "  delete: {enabled: true}\n"
         f"http: {{addr: '{registry_host()}'}}\n"
     )
-    _start_background("registry", [binary, "serve", str(config)])
-    _wait_until(registry_ready, 30, "the registry")
+    start_background("registry", [binary, "serve", str(config)])
+    wait_until(registry_ready, 30, "the registry")
     return f"started on {registry_host()}"
 
 
@@ -305,10 +320,10 @@ def ensure_moto() -> str:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
-    _start_background(
+    start_background(
         "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(MOTO_PORT)], env
     )
-    _wait_until(moto_ready, 60, "moto server")
+    wait_until(moto_ready, 60, "moto server")
     return f"started on {moto_url()}"
 
 
@@ -331,8 +346,8 @@ def fargate_limits_running() -> bool:
 def ensure_fargate_limits() -> str:
     if fargate_limits_running():
         return "running"
-    _start_background("fargate-limits", [sys.executable, "-m", LIMITS_MODULE, "--moto-url", moto_url()])
-    _wait_until(fargate_limits_running, 10, "the Fargate limits watcher")
+    start_background("fargate-limits", [sys.executable, "-m", LIMITS_MODULE, "--moto-url", moto_url()])
+    wait_until(fargate_limits_running, 10, "the Fargate limits watcher")
     return "started: Batch job containers get their job's memory and vCPU limits"
 
 
@@ -380,22 +395,35 @@ STEPS: list[tuple[str, Callable[[], str]]] = [
 ]
 
 
-def up(install: bool = True) -> None:
+def up(install: bool = True, ui: bool = False) -> None:
+    """Start every piece; with `ui`, also Airflow's components and print the UI's login."""
+    from sdk_campaigns import airflow_services
+
     stack_dir().mkdir(parents=True, exist_ok=True)
-    for name, step in STEPS:
+    steps = STEPS + ([("airflow ui + scheduler", airflow_services.ensure_services)] if ui else [])
+    for name, step in steps:
         started = time.monotonic()
         detail = ensure_docker(install) if step is ensure_docker else step()
         _log(f"  ✔ {name:<34} {detail} ({time.monotonic() - started:.1f} s)")
     _log(f"  ✔ {'environment file':<34} source {write_env_file()}")
+    if ui:
+        user, password = airflow_services.login()
+        _log(f"\nAirflow UI: {airflow_services.base_url()}  login: {user} / {password}")
+        _log(f"(the password is in {airflow_services.passwords_file()})")
 
 
 def down() -> None:
-    for name in ("fargate-limits", "moto", "registry", "dockerd"):
-        stopped = _stop_background(name)
+    from sdk_campaigns import airflow_services
+
+    names = [f"airflow-{c}" for c in airflow_services.COMPONENTS]
+    for name in [*names, "fargate-limits", "moto", "registry", "dockerd"]:
+        stopped = stop_background(name)
         _log(f"  {'stopped' if stopped else 'not started by sdk-campaigns:'} {name}")
 
 
 def status() -> list[Check]:
+    from sdk_campaigns import airflow_services
+
     docker_ok = docker_ping()
     return [
         Check("docker engine", docker_ok, "reachable" if docker_ok else "not reachable"),
@@ -408,4 +436,5 @@ def status() -> list[Check]:
         Check("moto server", moto_ready(), moto_url()),
         Check("fargate limits", fargate_limits_running(), "job containers limited like Fargate"),
         Check("airflow home", _airflow_db().exists(), str(airflow_home())),
+        Check("airflow ui + scheduler", airflow_services.healthy(), airflow_services.base_url()),
     ]

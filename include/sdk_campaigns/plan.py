@@ -73,9 +73,10 @@ def validate_overrides(overrides: object, config: CampaignConfig) -> dict[str, d
     return checked
 
 
-def job_name(config: CampaignConfig, sdk: str, run_id: str) -> str:
-    """Unique per run and SDK, so a retried or re-attached task finds its own job."""
-    run_key = hashlib.sha256(f"{config.campaign.dag_id}/{run_id}".encode()).hexdigest()[:12]
+def job_name(config: CampaignConfig, sdk: str, run_id: str, clear_number: int = 0) -> str:
+    """Unique per run attempt and SDK, so a retried task finds its own job; clearing the run (a
+    rerun of its logical date, e.g. a reprocessing backfill) starts a new attempt and new jobs."""
+    run_key = hashlib.sha256(f"{config.campaign.dag_id}/{run_id}/{clear_number}".encode()).hexdigest()[:12]
     return f"{config.batch.job_definition_prefix}-{sdk}-{run_key}"
 
 
@@ -87,6 +88,7 @@ def plan_campaign(
     run_id: str,
     logical_date: str,
     overrides: object = None,
+    clear_number: int = 0,
 ) -> list[dict]:
     selected = validate_sdks(sdks, config)
     try:
@@ -120,7 +122,7 @@ def plan_campaign(
                 "image_folder": settings.image,
                 "repository": f"{config.campaign.ecr_repository_prefix}/{sdk}",
                 "job_definition": f"{config.batch.job_definition_prefix}-{sdk}",
-                "job_name": job_name(config, sdk, run_id),
+                "job_name": job_name(config, sdk, run_id, clear_number),
                 "results_prefix": prefix,
                 "run_id": run_id,
                 "logical_date": logical_date,

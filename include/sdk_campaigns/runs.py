@@ -52,6 +52,7 @@ def plan_run(config: CampaignConfig, params: dict, dag_run) -> list[dict]:
         overrides=params.get("overrides"),
         run_id=dag_run.run_id,
         logical_date=_logical_date(dag_run),
+        clear_number=getattr(dag_run, "clear_number", 0) or 0,
     )
     for plan in plans:
         source = plan["repo_url"] or "the image's sample SDK"

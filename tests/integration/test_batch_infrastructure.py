@@ -118,3 +118,35 @@ def test_a_retried_submission_reattaches_to_the_active_job(aws, airflow_connecti
     assert operator.job_id == first
     same_name = batch.list_jobs(jobQueue=SETTINGS.job_queue, filters=[{"name": "JOB_NAME", "values": [name]}])
     assert [j["jobId"] for j in same_name["jobSummaryList"]] == [first]
+
+
+def test_a_retry_after_the_job_finished_adopts_it_instead_of_running_it_again(aws, airflow_connection):
+    """The scheduler can fail a deferred task whose job already succeeded (apache/airflow#67287);
+    its retry must take that job's result, not run the suite a second time."""
+    _environment(aws)
+    batch = aws("batch")
+    definition = batch.register_job_definition(
+        jobDefinitionName="it-quick",
+        type="container",
+        platformCapabilities=["FARGATE"],
+        containerProperties={
+            "image": local_stack.BASE_IMAGE,
+            "command": ["true"],
+            "resourceRequirements": [{"type": "VCPU", "value": "0.25"}, {"type": "MEMORY", "value": "512"}],
+            "executionRoleArn": "arn:aws:iam::123456789012:role/x",
+        },
+    )["jobDefinitionArn"]
+    name = f"it-adopt-{uuid.uuid4().hex[:8]}"
+    first = batch.submit_job(jobName=name, jobQueue=SETTINGS.job_queue, jobDefinition=definition)["jobId"]
+    deadline = time.monotonic() + 60
+    while batch.describe_jobs(jobs=[first])["jobs"][0]["status"] != "SUCCEEDED":
+        assert time.monotonic() < deadline, "the quick job did not succeed"
+        time.sleep(1)
+
+    operator = ReattachingBatchOperator(
+        task_id="run_tests", job_name=name, job_queue=SETTINGS.job_queue, job_definition=definition,
+        deferrable=True,
+    )  # fmt: skip
+    assert operator.execute({}) == first  # finished: no deferral, no second job
+    same_name = batch.list_jobs(jobQueue=SETTINGS.job_queue, filters=[{"name": "JOB_NAME", "values": [name]}])
+    assert [j["jobId"] for j in same_name["jobSummaryList"]] == [first]

@@ -72,3 +72,9 @@ def test_overrides_set_repository_ref_and_command_for_one_sdk(sample_config):
 def test_bad_overrides_are_refused_with_the_reason(sample_config, overrides, message):
     with pytest.raises(PlanError, match=re.escape(message)):
         _plan(sample_config, overrides=overrides)
+
+
+def test_job_names_are_unique_per_run_attempt(sample_config):
+    first = _plan(sample_config, sdks=["python"])[0]["job_name"]
+    assert _plan(sample_config, sdks=["python"])[0]["job_name"] == first  # a retry finds its job
+    assert _plan(sample_config, sdks=["python"], clear_number=1)[0]["job_name"] != first  # a rerun

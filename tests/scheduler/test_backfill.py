@@ -1,0 +1,160 @@
+"""Backfills through Airflow's real scheduler on the local stack.
+
+`airflow backfill create` for three past dates, started together with the scheduled run that
+unpausing creates (four logical dates at once), fills exactly one history partition per date
+and SDK. Creating the same backfill again duplicates nothing; reprocessing completed runs
+replaces each date's partitions and nothing else.
+"""
+
+import random
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sdk_campaigns import airflow_services, history
+
+pytestmark = pytest.mark.stack
+
+DAG_ID = "sdk_test_campaign"
+SDKS = {"python", "go"}
+CONF = '{"sdks": ["python", "go"]}'
+
+
+def _three_past_dates() -> list[date]:
+    # The campaign starts on 2026-11-01 and runs at 06:00 UTC. A random window keeps reruns of
+    # this test on one moto (same run ids, same results keys) from reading another session's jobs.
+    first_possible = date(2026, 11, 2)
+    last_possible = datetime.now(UTC).date() - timedelta(days=3)
+    first = first_possible + timedelta(days=random.randint(0, (last_possible - first_possible).days))
+    return [first + timedelta(days=i) for i in range(3)]
+
+
+DATES = _three_past_dates()
+
+
+def _airflow(env: dict, *args: str) -> subprocess.CompletedProcess:
+    airflow = Path(sys.executable).with_name("airflow")
+    result = subprocess.run([str(airflow), *args], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (
+        f"airflow {' '.join(args)}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    )
+    return result
+
+
+def _create_backfill(env: dict, *extra: str) -> None:
+    _airflow(
+        env,
+        "backfill", "create", "--dag-id", DAG_ID,
+        "--from-date", DATES[0].isoformat(), "--to-date", f"{DATES[-1].isoformat()}T23:59:59",
+        "--max-active-runs", "3", "--dag-run-conf", CONF, *extra,
+    )  # fmt: skip
+
+
+def _dag_runs(token: str) -> dict[str, dict]:
+    runs = airflow_services.api("GET", f"dags/{DAG_ID}/dagRuns?limit=100", token)["dag_runs"]
+    return {r["dag_run_id"]: r for r in runs}
+
+
+def _wait_for_runs(token: str, run_ids: set[str], after: datetime, timeout: float = 900) -> dict:
+    """Until every run in run_ids ended after `after`; prints progress while waiting."""
+    deadline, shown = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        runs = _dag_runs(token)
+        ended = {
+            run_id
+            for run_id in run_ids
+            if run_id in runs
+            and runs[run_id]["state"] in ("success", "failed")
+            and runs[run_id]["end_date"]
+            and datetime.fromisoformat(runs[run_id]["end_date"]) > after
+        }
+        progress = sorted((run_id, runs.get(run_id, {}).get("state")) for run_id in run_ids)
+        if progress != shown:
+            print(f"[{time.strftime('%X')}] {progress}", flush=True)
+            shown = progress
+        if ended == run_ids:
+            return runs
+        time.sleep(3)
+    raise AssertionError(f"runs did not end within {timeout:.0f} s: {shown}")
+
+
+def _partitions(uri: str) -> dict[tuple[str, str], history.Partition]:
+    found = history.list_partitions(uri, DAG_ID)
+    keyed = {(p.date_key, p.sdk_key): p for p in found}
+    assert len(keyed) == len(found), "two committed partitions for one (date, SDK)"
+    return keyed
+
+
+@pytest.fixture(scope="module")
+def first_backfill(airflow_ui):
+    env = airflow_ui["env"]
+    token = airflow_services.access_token()
+    started = datetime.now(UTC)
+    _create_backfill(env)
+    # Backfill runs wait for an unpaused DAG; unpausing also schedules the latest interval, so
+    # four logical dates run at once.
+    _airflow(env, "dags", "unpause", DAG_ID)
+    backfills = airflow_services.api("GET", f"backfills?dag_id={DAG_ID}", token)["backfills"]
+    assert len(backfills) == 1
+    run_ids = {f"backfill__{d.isoformat()}T06:00:00+00:00" for d in DATES}
+    time.sleep(5)  # let the scheduler create the scheduled run before listing what to wait for
+    run_ids |= {r for r, run in _dag_runs(token).items() if run["run_type"] == "scheduled"}
+    runs = _wait_for_runs(token, run_ids, started)
+    return {"token": token, "env": env, "runs": {r: runs[r] for r in run_ids}}
+
+
+def test_every_run_succeeds_and_ran_at_the_same_time(first_backfill):
+    runs = first_backfill["runs"]
+    assert len(runs) >= 4
+    assert {r["state"] for r in runs.values()} == {"success"}, runs
+    # They overlapped: the last to start started before the first to end ended.
+    starts = [datetime.fromisoformat(r["start_date"]) for r in runs.values()]
+    ends = [datetime.fromisoformat(r["end_date"]) for r in runs.values()]
+    assert max(starts) < min(ends)
+
+
+def test_one_history_partition_per_date_and_sdk(first_backfill, airflow_ui):
+    partitions = _partitions(airflow_ui["history_uri"])
+    expected_dates = {history.date_key(r["logical_date"]) for r in first_backfill["runs"].values()}
+    assert set(partitions) == {(d, sdk) for d in expected_dates for sdk in SDKS}
+    for day in DATES:
+        documents = history.read_run(airflow_ui["history_uri"], DAG_ID, f"{day.isoformat()}T06:00:00+00:00")
+        assert {d["summary"]["sdk"] for d in documents} == SDKS
+        for document in documents:
+            assert document["summary"]["run_id"] == f"backfill__{day.isoformat()}T06:00:00+00:00"
+            assert document["summary"]["status"] == "tests_failed"  # the sample's deliberate failure
+            assert len(document["rows"]) == 6
+            assert len({r["test_id"] for r in document["rows"]}) == 6
+
+
+def test_creating_the_backfill_again_duplicates_nothing(first_backfill, airflow_ui):
+    before = _partitions(airflow_ui["history_uri"])
+    runs_before = _dag_runs(first_backfill["token"])
+    _create_backfill(first_backfill["env"])  # default: dates with a run are skipped
+    time.sleep(10)
+    assert _dag_runs(first_backfill["token"]).keys() == runs_before.keys()
+    assert _partitions(airflow_ui["history_uri"]) == before
+
+
+def test_reprocessing_replaces_each_dates_partitions_and_nothing_else(first_backfill, airflow_ui):
+    uri, token = airflow_ui["history_uri"], first_backfill["token"]
+    before = _partitions(uri)
+    started = datetime.now(UTC)
+    _create_backfill(first_backfill["env"], "--reprocess-behavior", "completed")
+    backfill_runs = {f"backfill__{d.isoformat()}T06:00:00+00:00" for d in DATES}
+    runs = _wait_for_runs(token, backfill_runs, started)
+    assert {runs[r]["state"] for r in backfill_runs} == {"success"}
+    after = _partitions(uri)
+    assert after.keys() == before.keys()
+    backfilled = {history.date_key(f"{d.isoformat()}T06:00:00+00:00") for d in DATES}
+    for key, partition in after.items():
+        if key[0] in backfilled:
+            assert partition.write_id != before[key].write_id, f"{key} was not rewritten"
+        else:
+            assert partition.write_id == before[key].write_id, f"{key} changed but was not rerun"
+    rows = history.read_rows_files(uri, [p.rows_path for p in after.values()], ["sdk", "test_id"])
+    assert rows.num_rows == 6 * len(after)
