@@ -1,23 +1,29 @@
-"""The static HTML report of one campaign run, with each SDK's recent history.
+"""The static HTML report of one campaign run, with each SDK's recent history and, given the
+dashboard's answers, the SDK health section (heatmap, trends, broken since, regressions,
+flaky and slow tests: see dashboard_html.py).
 
-Self-contained (no scripts, no CDN). Every string that came from a container (test
-names, messages, log lines) is escaped.
+Self-contained (no scripts, no CDN, no fetch of any kind). Every string that came from a
+container (test names, messages, log lines) is escaped.
+
+Links between reports are relative to the run's folder (``<report_dir>/<dag_id>/<run>/``), so
+they work from file://, from a web server and from S3 alike; latest.html, one folder up,
+carries a <base> pointing into its run's folder so that the same links work there too.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
-STATUS_LABEL = {
-    "passed": "passed",
-    "tests_failed": "tests failed",
-    "infrastructure_failed": "infrastructure failed",
-    "results_invalid": "results invalid",
-}
+from sdk_campaigns.charts import STATUS_LABEL, logical_time
+from sdk_campaigns.dashboard_html import render_dashboard_html
+from sdk_campaigns.publishing import write_atomically
+
+REPORT_FILE = "report.html"
+LATEST_FILE = "latest.html"
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d232b}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}
@@ -28,6 +34,11 @@ th{background:#f3f5f7}
 pre{background:#f6f8fa;padding:.6rem;max-height:18rem;overflow:auto;font-size:12px}
 .cell{display:inline-block;width:1.1rem;height:1.1rem;margin-right:2px;border:1px solid #d0d7de}
 """
+
+
+def _escape(value) -> str:
+    """Escape for HTML; None (a column the history has no value for) shows as nothing."""
+    return "" if value is None else escape(str(value))
 
 
 def _row(cells: list[str], css: str = "") -> str:
@@ -47,8 +58,11 @@ def render_report(
     partitions: list[dict],
     validation: dict,
     history: list[dict],
+    dashboard: dict | None = None,
 ) -> str:
-    e = escape
+    """The run's report. `history`: the DAG's summaries (history.read_summaries); `dashboard`:
+    analytics.dashboard's answers, shown as the SDK health section when given."""
+    e = _escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{e(dag_id)} {e(logical_date)}</title><style>{STYLE}</style></head><body>",
@@ -78,7 +92,7 @@ def render_report(
                     str(c.get("skipped", 0)),
                     _seconds(s.get("job_seconds")),
                     e(s.get("reason", "")),
-                    f"<code>{e(s.get('image_digest') or '')[:19]}</code>",
+                    f"<code>{e((s.get('image_digest') or '')[:19])}</code>",
                 ],
                 e(s["status"]),
             )
@@ -97,6 +111,14 @@ def render_report(
         )
         parts.append(_row([e(sdk), cells]))
     parts.append("</table>")
+    if dashboard is not None:
+        parts.append(
+            render_dashboard_html(
+                dashboard,
+                run_links=run_report_links(history, base="../"),
+                log_links=run_log_links(history, base="../"),
+            )
+        )
 
     for partition in partitions:
         s = partition["summary"]
@@ -132,15 +154,49 @@ def render_report(
     return "\n".join(parts)
 
 
+def run_folder(run_id: str) -> str:
+    """The folder of a run's report inside the DAG's report folder."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+
+
 def report_path(report_dir: Path, dag_id: str, run_id: str) -> Path:
-    return report_dir / dag_id / re.sub(r"[^A-Za-z0-9._-]", "_", run_id) / "report.html"
+    return report_dir / dag_id / run_folder(run_id) / REPORT_FILE
 
 
-def write_report(path: Path, html: str) -> None:
-    """Write the run's report and refresh latest.html beside the runs, each atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for target in (path, path.parents[1] / "latest.html"):
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(html)
-        os.replace(tmp, target)
+def run_report_links(summaries: list[dict], base: str = "") -> dict[str, str]:
+    """run_id -> link to its report, for the runs whose history summary records a report.
+
+    `base` leads from the linking page's folder to the DAG's report folder: "../" from a run's
+    report, "" from the DAG's folder itself (feed.json)."""
+    return {
+        s["run_id"]: f"{base}{run_folder(s['run_id'])}/{REPORT_FILE}"
+        for s in summaries
+        if s.get("report") and s.get("run_id")
+    }
+
+
+def run_log_links(summaries: list[dict], base: str = "") -> dict[tuple[str, str], str]:
+    """(sdk, run_id) -> the SDK's section (job log tail, log stream) in that run's report."""
+    reports = run_report_links(summaries, base)
+    return {
+        (s["sdk"], s["run_id"]): f"{reports[s['run_id']]}#sdk-{quote(s['sdk'], safe='')}"
+        for s in summaries
+        if s.get("run_id") in reports
+    }
+
+
+def is_newest_run(summaries: Iterable[dict], logical_date: str) -> bool:
+    """Whether no summary has a later logical date: a backfill of an old date must not become
+    latest.html."""
+    this = logical_time(logical_date)
+    return all(logical_time(s["logical_date"]) <= this for s in summaries)
+
+
+def write_report(path: Path, html: str, *, update_latest: bool = True) -> None:
+    """Write the run's report and (unless told otherwise) refresh latest.html beside the runs,
+    each atomically. latest.html gets a <base> into the run's folder, so relative links (Data
+    Docs, other runs' reports) resolve as they do from the run's own report."""
+    write_atomically(path, html)
+    if update_latest:
+        base = f"<head><base href='{quote(path.parent.name)}/'>"
+        write_atomically(path.parents[1] / LATEST_FILE, html.replace("<head>", base, 1))

@@ -1,0 +1,132 @@
+"""The "SDK Health" pages inside Airflow's UI: a FastAPI app the api-server mounts (see
+plugins/sdk_health.py).
+
+- `/`                 the dashboard: heatmap language × date, pass-rate trends, broken since,
+                      regressions, flaky tests, each linking to its run's results;
+- `/runs/{run_id}`    one DAG run's results (its published report);
+- `/reports/...`      the published reports and Great Expectations Data Docs;
+- `/api/dashboard`    the dashboard as JSON.
+
+Plugin apps get no authentication from Airflow by themselves (apache/airflow#72655), so every
+route requires a logged-in user allowed to read the campaign DAG: the UI's session cookie or a
+bearer token, checked by Airflow's own auth manager. An anonymous request gets 401.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from sdk_campaigns.config import CampaignConfig, cached_config
+
+# Every Airflow component imports plugins, task processes included: the heavy modules (DuckDB,
+# Arrow) are imported by the routes, in the api-server only.
+
+URL_PREFIX = "/sdk-health"
+PAGE = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+    "<style>body{{margin:1rem 1.5rem;font:14px/1.45 system-ui,sans-serif}}</style></head>"
+    "<body>{body}</body></html>"
+)
+
+
+def report_url(dag_id: str, run_id: str) -> str:
+    from sdk_campaigns import report
+
+    return f"{URL_PREFIX}/reports/{quote(dag_id, safe='')}/{report.run_folder(run_id)}/{report.REPORT_FILE}"
+
+
+def _require_dag_access(dag_id: str):
+    """Airflow's own checks, as its REST API runs them: a valid session cookie or bearer token,
+    and read access to the campaign DAG."""
+
+    async def authorized(request: Request) -> None:
+        from airflow.api_fastapi.core_api.security import get_user, requires_access_dag
+        from fastapi.security import HTTPBearer
+
+        credentials = await HTTPBearer(auto_error=False)(request)
+        user = await get_user(request, None, credentials)
+        requires_access_dag("GET", param_dag_id=dag_id)(request, user)
+
+    return Depends(authorized)
+
+
+def _summaries(config: CampaignConfig) -> list[dict]:
+    from sdk_campaigns import history
+
+    return history.read_summaries(config.history_uri(), config.campaign.dag_id)
+
+
+def create_app(config: CampaignConfig | None = None) -> FastAPI:
+    config = config or cached_config()
+    dag_id = config.campaign.dag_id
+    report_root = (config.report_dir() / dag_id).resolve()
+    app = FastAPI(
+        title="SDK Health",
+        description="Per-language pass/fail history of the SDK test campaign.",
+        dependencies=[_require_dag_access(dag_id)],
+    )
+
+    @app.get("/", response_class=HTMLResponse)
+    def dashboard_page() -> str:
+        summaries = _summaries(config)
+        if not summaries:
+            body = (
+                f"<h2>SDK health: {escape(dag_id)}</h2><p>No campaign has published results yet. "
+                f"Trigger <code>{escape(dag_id)}</code> and come back when its run has finished.</p>"
+            )
+            return PAGE.format(title="SDK Health", body=body)
+        from sdk_campaigns import analytics
+        from sdk_campaigns.dashboard_html import render_dashboard_html
+
+        dashboard = analytics.dashboard(config.history_uri(), dag_id)
+        run_links = {s["run_id"]: report_url(dag_id, s["run_id"]) for s in summaries if s.get("run_id")}
+        log_links = {
+            (s["sdk"], s["run_id"]): f"{run_links[s['run_id']]}#sdk-{quote(s['sdk'], safe='')}"
+            for s in summaries
+            if s.get("run_id")
+        }
+        body = render_dashboard_html(dashboard, run_links=run_links, log_links=log_links)
+        return PAGE.format(title="SDK Health", body=body)
+
+    @app.get("/api/dashboard")
+    def dashboard_json() -> dict:
+        if not _summaries(config):
+            return {"dag_id": dag_id, "pass_fail_history": []}
+        from sdk_campaigns import analytics
+
+        return analytics.dashboard(config.history_uri(), dag_id)
+
+    @app.get("/runs/{run_id}")
+    def run_view(run_id: str):
+        """One run's results: its report once published, else what is known so far."""
+        from sdk_campaigns import report
+
+        if report.report_path(config.report_dir(), dag_id, run_id).is_file():
+            return RedirectResponse(report_url(dag_id, run_id))
+        published = [s for s in _summaries(config) if s.get("run_id") == run_id]
+        body = (
+            f"<h2>Run {escape(run_id)}</h2><p>"
+            + (
+                f"{len(published)} SDK result(s) are in the history, but the report is missing."
+                if published
+                else "No results published for this run yet: its publish task has not run."
+            )
+            + "</p>"
+        )
+        return HTMLResponse(PAGE.format(title=f"Run {escape(run_id)}", body=body))
+
+    @app.get("/reports/{requested_dag}/{path:path}")
+    def report_file(requested_dag: str, path: str) -> FileResponse:
+        if requested_dag != dag_id:
+            raise HTTPException(404, f"no reports for DAG {requested_dag!r}")
+        target = (report_root / path).resolve()
+        # Never serve outside the DAG's report folder, whatever the path says.
+        if not target.is_relative_to(report_root) or not target.is_file():
+            raise HTTPException(404, "no such report file")
+        return FileResponse(target)
+
+    return app
