@@ -70,13 +70,16 @@ def text(value) -> str:
 
 def safe_href(url: str | None) -> str | None:
     """The URL escaped for an href, or None when it is empty or has a scheme that could run code."""
-    if not url:
+    # Judge exactly the string that will be emitted: browsers ignore the characters text() drops
+    # and the surrounding whitespace, so "\x01javascript:" must be judged as "javascript:".
+    cleaned = _CONTROL_CHARACTERS.sub("", url or "").strip()
+    if not cleaned:
         return None
     try:
-        scheme = urlsplit(url.strip()).scheme.lower()
+        scheme = urlsplit(cleaned).scheme.lower()
     except ValueError:
         return None
-    return text(url) if scheme in _SAFE_SCHEMES else None
+    return text(cleaned) if scheme in _SAFE_SCHEMES else None
 
 
 def status_label(status: str | None) -> str:

@@ -81,7 +81,15 @@ def test_heatmap_cells_link_to_the_runs_given(history):
 
 
 @pytest.mark.parametrize(
-    "href", ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,<script>x</script>", "vbscript:x"]
+    "href",
+    [
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "\x01javascript:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>x</script>",
+        "vbscript:x",
+    ],
 )
 def test_links_that_could_run_code_are_dropped(history, href):
     markup = charts.heatmap_svg(history, run_links={f"scheduled__{day(1)}": href})
