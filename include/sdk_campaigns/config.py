@@ -54,6 +54,10 @@ class CampaignSettings(_Strict):
     history_uri: str = ""
     history_retention_days: int = Field(default=400, ge=0)  # 0: keep everything
     report_dir: str = ""
+    # Production: the published folder (reports, Data Docs, feed.json, badges/) is copied here.
+    report_s3_uri: str = Field(default="", pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?)?$")
+    # Where readers reach that folder (e.g. a CloudFront URL): makes feed and badge links absolute.
+    report_base_url: str = Field(default="", pattern=r"^(https?://\S+)?$")
 
     @field_validator("schedule")
     @classmethod

@@ -3,12 +3,16 @@ after the report, and one SDK's unstorable rows never cost the others their hist
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from sdk_campaigns import history, runs
+from sdk_campaigns.assets import history_asset
 from sdk_campaigns.collect import SdkOutcome
 
 
@@ -51,7 +55,8 @@ def publish(tmp_path, monkeypatch, sample_config):
             )
         }
     )
-    monkeypatch.setattr(runs, "_context", lambda: {"ti": _TaskInstance()})
+    outlet_events = defaultdict(SimpleNamespace)
+    monkeypatch.setattr(runs, "_context", lambda: {"ti": _TaskInstance(), "outlet_events": outlet_events})
     monkeypatch.setattr(runs.metrics, "publish", lambda cloudwatch, data: len(data))
     monkeypatch.setattr(
         runs, "AwsContext", lambda conn_id: type("Aws", (), {"client": lambda self, name: None})()
@@ -65,6 +70,7 @@ def publish(tmp_path, monkeypatch, sample_config):
         campaign = config.campaign.model_copy(update={"history_retention_days": retention_days})
         return runs.publish_run(config.model_copy(update={"campaign": campaign}), plans)
 
+    publish_outcomes.outlet_events = outlet_events
     return config, publish_outcomes
 
 
@@ -112,3 +118,28 @@ def test_retention_runs_after_the_report(publish):
     assert [s["run_id"] for s in history.read_summaries(config.history_uri(), config.campaign.dag_id)] == [
         "recent"
     ]
+
+
+def test_publish_updates_the_history_asset_with_what_it_brought(publish):
+    config, publish_outcomes = publish
+    date = "2026-11-20T06:00:00+00:00"
+    publish_outcomes([_outcome(s, date, "r1") for s in ("python", "go")], date, "r1")
+    event = publish_outcomes.outlet_events[history_asset(config)]
+    assert event.extra == {
+        "logical_date": date,
+        "run_id": "r1",
+        "statuses": {"python": "passed", "go": "passed"},
+    }
+    assert history_asset(config).uri.startswith("file:///")
+
+
+def test_publish_writes_the_feed_and_badges_beside_the_reports(publish):
+    config, publish_outcomes = publish
+    date = "2026-11-20T06:00:00+00:00"
+    publish_outcomes([_outcome("python", date, "r1")], date, "r1")
+    folder = config.report_dir() / config.campaign.dag_id
+    feed = json.loads((folder / "feed.json").read_text())
+    assert feed["dag_id"] == config.campaign.dag_id
+    badge = json.loads((folder / "badges" / "python.json").read_text())
+    assert badge["schemaVersion"] == 1 and badge["message"] == "passing"
+    assert (folder / "latest.html").is_file()
