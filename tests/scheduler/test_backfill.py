@@ -54,6 +54,17 @@ def _create_backfill(env: dict, *extra: str) -> None:
     )  # fmt: skip
 
 
+def _wait_for_backfills_to_complete(token: str, timeout: float = 120) -> None:
+    """Only one backfill per DAG may run: the scheduler marks one complete soon after its runs end."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        backfills = airflow_services.api("GET", f"backfills?dag_id={DAG_ID}", token)["backfills"]
+        if all(b["completed_at"] for b in backfills):
+            return
+        time.sleep(2)
+    raise AssertionError(f"a backfill of {DAG_ID} did not complete within {timeout:.0f} s")
+
+
 def _dag_runs(token: str) -> dict[str, dict]:
     runs = airflow_services.api("GET", f"dags/{DAG_ID}/dagRuns?limit=100", token)["dag_runs"]
     return {r["dag_run_id"]: r for r in runs}
@@ -134,8 +145,9 @@ def test_one_history_partition_per_date_and_sdk(first_backfill, airflow_ui):
 def test_creating_the_backfill_again_duplicates_nothing(first_backfill, airflow_ui):
     before = _partitions(airflow_ui["history_uri"])
     runs_before = _dag_runs(first_backfill["token"])
+    _wait_for_backfills_to_complete(first_backfill["token"])
     _create_backfill(first_backfill["env"])  # default: dates with a run are skipped
-    time.sleep(10)
+    _wait_for_backfills_to_complete(first_backfill["token"])
     assert _dag_runs(first_backfill["token"]).keys() == runs_before.keys()
     assert _partitions(airflow_ui["history_uri"]) == before
 
@@ -144,6 +156,7 @@ def test_reprocessing_replaces_each_dates_partitions_and_nothing_else(first_back
     uri, token = airflow_ui["history_uri"], first_backfill["token"]
     before = _partitions(uri)
     started = datetime.now(UTC)
+    _wait_for_backfills_to_complete(token)
     _create_backfill(first_backfill["env"], "--reprocess-behavior", "completed")
     backfill_runs = {f"backfill__{d.isoformat()}T06:00:00+00:00" for d in DATES}
     runs = _wait_for_runs(token, backfill_runs, started)
