@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -85,6 +86,9 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # The scheduler, api-server, dag-processor, triggerer and CLI share one SQLite file: wait for
+        # the write lock (WAL mode, see ensure_airflow_home) instead of failing with "database is locked".
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_airflow_db()}?timeout=60",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection()),
         "SDK_CAMPAIGNS_HOME": str(data_home()),
@@ -358,10 +362,17 @@ def _airflow_db() -> Path:
     return airflow_home() / "airflow.db"
 
 
+def _use_write_ahead_log() -> None:
+    # Readers no longer block the one writer; the setting is stored in the database file.
+    with sqlite3.connect(_airflow_db()) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+
+
 def ensure_airflow_home() -> str:
     home = airflow_home()
     home.mkdir(parents=True, exist_ok=True)
     if _airflow_db().exists():
+        _use_write_ahead_log()
         return f"ready at {home}"
     airflow = Path(sys.executable).with_name("airflow")
     result = subprocess.run(
@@ -372,6 +383,7 @@ def ensure_airflow_home() -> str:
     )
     if result.returncode != 0:
         raise StackError(f"`airflow db migrate` failed:\n{result.stderr[-2000:]}")
+    _use_write_ahead_log()
     return f"created at {home} (SQLite)"
 
 
