@@ -8,11 +8,12 @@ connection points at moto. Every step is idempotent: `up` twice does nothing new
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import signal
-import sqlite3
+import socket
 import subprocess
 import sys
 import tarfile
@@ -86,9 +87,7 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # The scheduler, api-server, dag-processor, triggerer and CLI share one SQLite file: wait for
-        # the write lock (WAL mode, see ensure_airflow_home) instead of failing with "database is locked".
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_airflow_db()}?timeout=60",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_database_url(),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection()),
         "SDK_CAMPAIGNS_HOME": str(data_home()),
@@ -355,24 +354,102 @@ def ensure_fargate_limits() -> str:
     return "started: Batch job containers get their job's memory and vCPU limits"
 
 
+# --- PostgreSQL (Airflow's metadata database) ------------------------------------------------------
+# The scheduler, api-server, dag-processor, triggerer and the CLI write at once (backfills, parallel
+# runs); SQLite answers that with "database is locked". Debian's PostgreSQL cluster on loopback, one
+# database per SDK_CAMPAIGNS_HOME; SDK_CAMPAIGNS_AIRFLOW_DB_URL points Airflow elsewhere instead.
+
+POSTGRES_PORT = 5432
+POSTGRES_ROLE = "sdk_campaigns"  # loopback-only development login, like moto's "testing" keys
+POSTGRES_HOWTO = (
+    "Airflow's metadata database needs PostgreSQL. Either:\n"
+    "  - Debian/Ubuntu as root: apt-get install -y postgresql (sdk-campaigns then starts it), or\n"
+    "  - set SDK_CAMPAIGNS_AIRFLOW_DB_URL=postgresql+psycopg2://user:password@host:5432/database"
+)
+
+
+def _database_name() -> str:
+    home = hashlib.sha256(str(data_home().resolve()).encode()).hexdigest()[:10]
+    return f"airflow_{home}"
+
+
+def airflow_database_url() -> str:
+    return os.environ.get("SDK_CAMPAIGNS_AIRFLOW_DB_URL") or (
+        f"postgresql+psycopg2://{POSTGRES_ROLE}:{POSTGRES_ROLE}@127.0.0.1:{POSTGRES_PORT}/{_database_name()}"
+    )
+
+
+def postgres_ready() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", POSTGRES_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _psql(sql: str) -> str:
+    result = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "psql", "-p", str(POSTGRES_PORT), "-v", "ON_ERROR_STOP=1",
+         "-tAc", sql],
+        capture_output=True, text=True, cwd="/",
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise StackError(f"psql failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def _postgres_version() -> str | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parts[-3] if found else None
+
+
+def ensure_postgres() -> str:
+    if os.environ.get("SDK_CAMPAIGNS_AIRFLOW_DB_URL"):
+        return "external (SDK_CAMPAIGNS_AIRFLOW_DB_URL)"
+    started = "running"
+    if not postgres_ready():
+        if not _is_debian_root():
+            raise StackError(POSTGRES_HOWTO)
+        if _postgres_version() is None:
+            _apt_install("postgresql")
+        version = _postgres_version()
+        subprocess.run(["pg_ctlcluster", version, "main", "start"], check=False, capture_output=True)
+        if not postgres_ready():
+            subprocess.run(["pg_createcluster", version, "main", "--start"], check=True, capture_output=True)
+        wait_until(postgres_ready, 30, "PostgreSQL")
+        stack_dir().mkdir(parents=True, exist_ok=True)
+        (stack_dir() / "postgres.started").write_text(version)
+        started = f"started PostgreSQL {version} on 127.0.0.1:{POSTGRES_PORT}"
+    if _is_debian_root():
+        if not _psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{POSTGRES_ROLE}'"):
+            _psql(f"CREATE ROLE {POSTGRES_ROLE} LOGIN PASSWORD '{POSTGRES_ROLE}'")
+        if not _psql(f"SELECT 1 FROM pg_database WHERE datname = '{_database_name()}'"):
+            _psql(f"CREATE DATABASE {_database_name()} OWNER {POSTGRES_ROLE}")
+    return f"{started}; database {_database_name()}"
+
+
+def stop_postgres() -> bool:
+    marker = stack_dir() / "postgres.started"
+    if not marker.exists():
+        return False
+    subprocess.run(["pg_ctlcluster", marker.read_text().strip(), "main", "stop"], check=False)
+    marker.unlink()
+    return True
+
+
 # --- Airflow home ----------------------------------------------------------------------------------
 
 
-def _airflow_db() -> Path:
-    return airflow_home() / "airflow.db"
-
-
-def _use_write_ahead_log() -> None:
-    # Readers no longer block the one writer; the setting is stored in the database file.
-    with sqlite3.connect(_airflow_db()) as db:
-        db.execute("PRAGMA journal_mode=WAL")
+def _migrated_marker() -> Path:
+    # One marker per database, so a home moved to another database is migrated again.
+    key = hashlib.sha256(airflow_database_url().encode()).hexdigest()[:12]
+    return airflow_home() / f".migrated-{key}"
 
 
 def ensure_airflow_home() -> str:
     home = airflow_home()
     home.mkdir(parents=True, exist_ok=True)
-    if _airflow_db().exists():
-        _use_write_ahead_log()
+    if _migrated_marker().exists():
         return f"ready at {home}"
     airflow = Path(sys.executable).with_name("airflow")
     result = subprocess.run(
@@ -383,8 +460,8 @@ def ensure_airflow_home() -> str:
     )
     if result.returncode != 0:
         raise StackError(f"`airflow db migrate` failed:\n{result.stderr[-2000:]}")
-    _use_write_ahead_log()
-    return f"created at {home} (SQLite)"
+    _migrated_marker().touch()
+    return f"created at {home}"
 
 
 def write_env_file() -> Path:
@@ -403,6 +480,7 @@ STEPS: list[tuple[str, Callable[[], str]]] = [
     ("oci registry", ensure_registry),
     ("moto server", ensure_moto),
     ("fargate limits", ensure_fargate_limits),
+    ("postgresql", ensure_postgres),
     ("airflow home", ensure_airflow_home),
 ]
 
@@ -431,6 +509,7 @@ def down() -> None:
     for name in [*names, "fargate-limits", "moto", "registry", "dockerd"]:
         stopped = stop_background(name)
         _log(f"  {'stopped' if stopped else 'not started by sdk-campaigns:'} {name}")
+    _log(f"  {'stopped' if stop_postgres() else 'not started by sdk-campaigns:'} postgresql")
 
 
 def status() -> list[Check]:
@@ -447,6 +526,7 @@ def status() -> list[Check]:
         Check("oci registry", registry_ready(), registry_host()),
         Check("moto server", moto_ready(), moto_url()),
         Check("fargate limits", fargate_limits_running(), "job containers limited like Fargate"),
-        Check("airflow home", _airflow_db().exists(), str(airflow_home())),
+        Check("postgresql", postgres_ready(), airflow_database_url().rsplit("@", 1)[-1]),
+        Check("airflow home", _migrated_marker().exists(), str(airflow_home())),
         Check("airflow ui + scheduler", airflow_services.healthy(), airflow_services.base_url()),
     ]
