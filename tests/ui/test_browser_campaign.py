@@ -1,0 +1,141 @@
+"""A user's first campaign in the Airflow UI, in Debian's Chromium driven by Playwright: log in,
+open the trigger form, pick two SDKs, trigger, wait for the run to succeed, then read the SDK
+Health page and the run's results tab. Screenshots go to build/test-artifacts/ui/."""
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from sdk_campaigns import airflow_services, report
+
+pytestmark = [pytest.mark.stack, pytest.mark.browser]
+
+DAG_ID = "sdk_test_campaign"
+PICKED = ["python", "go"]
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("SDK_CAMPAIGNS_ARTIFACTS", REPO / "build" / "test-artifacts")) / "ui"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _wait_for_new_manual_run(token: str, after: datetime, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = airflow_services.api("GET", f"dags/{DAG_ID}/dagRuns?run_type=manual&limit=100", token)
+        new = [r for r in runs["dag_runs"] if datetime.fromisoformat(r["run_after"]) >= after]
+        if new:
+            return new[0]
+        time.sleep(1)
+    raise AssertionError("the trigger form created no run")
+
+
+def _wait_until_ended(token: str, run_id: str, timeout: float = 900) -> dict:
+    deadline, state = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        run = airflow_services.api("GET", f"dags/{DAG_ID}/dagRuns/{run_id}", token)
+        if run["state"] != state:
+            state = run["state"]
+            print(f"[{time.strftime('%X')}] {run_id}: {state}", flush=True)
+        if state in ("success", "failed"):
+            return run
+        time.sleep(3)
+    raise AssertionError(f"{run_id} still {state} after {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def journey(airflow_ui):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    token = airflow_services.access_token()
+    # A paused DAG queues manual runs forever; a new deployment's DAGs start paused.
+    airflow_services.api("PATCH", f"dags/{DAG_ID}", token, {"is_paused": False})
+    user, password = airflow_services.login()
+    seen: dict = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        try:
+            page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}")
+            _shot(page, "01-login")
+            page.get_by_label("Username").fill(user)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"**/dags/{DAG_ID}**")
+
+            page.get_by_role("button", name="Trigger").first.click()
+            form = page.get_by_role("dialog")
+            sdks = form.get_by_role("combobox").first
+            for sdk in PICKED:
+                sdks.fill(sdk)
+                page.get_by_role("option", name=sdk, exact=True).click()
+            _shot(page, "02-trigger-form")
+            seen["form_text"] = form.inner_text()
+            triggered_at = datetime.now(UTC).replace(microsecond=0)
+            form.get_by_role("button", name="Trigger", exact=True).click()
+            run = _wait_for_new_manual_run(token, triggered_at)
+            seen["run"] = _wait_until_ended(token, run["dag_run_id"])
+            run_id = run["dag_run_id"]
+
+            page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}/runs/{run_id}")
+            page.wait_for_load_state("networkidle")
+            _shot(page, "03-run")
+
+            page.goto(f"{airflow_services.base_url()}/plugin/sdk-health")
+            health = page.frame_locator("iframe").first
+            health.locator("rect.heat-cell").first.wait_for()
+            seen["heat_sdks"] = set(
+                health.locator("rect.heat-cell").evaluate_all("cells => cells.map(c => c.dataset.sdk)")
+            )
+            seen["trend_lines"] = health.locator("polyline.trend-line").count()
+            seen["run_link"] = health.locator(f"a[href*='{report.run_folder(run_id)}']").count()
+            _shot(page, "04-sdk-health")
+
+            page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}/runs/{run_id}/plugin/sdk-results")
+            results = page.frame_locator("iframe").first
+            results.locator("h2#sdk-go").wait_for()
+            seen["result_sections"] = {
+                sdk for sdk in PICKED if results.locator(f"h2#sdk-{sdk}").count() == 1
+            }
+            _shot(page, "05-run-results")
+        except Exception:
+            _shot(page, "failure")
+            raise
+        finally:
+            browser.close()
+    return seen
+
+
+def test_the_form_offers_the_configured_sdks_with_their_descriptions(journey):
+    assert "SDKs to test" in journey["form_text"]
+
+
+def test_the_triggered_run_tests_the_picked_sdks_and_succeeds(journey):
+    run = journey["run"]
+    assert run["state"] == "success", json.dumps(run)
+    assert sorted(run["conf"]["sdks"]) == sorted(PICKED)
+
+
+def test_sdk_health_shows_both_languages_and_links_the_run(journey):
+    assert set(PICKED) <= journey["heat_sdks"]
+    assert journey["trend_lines"] >= len(PICKED)
+    assert journey["run_link"] >= 1
+
+
+def test_the_runs_results_tab_shows_each_picked_sdk(journey):
+    assert journey["result_sections"] == set(PICKED)
