@@ -6,15 +6,23 @@ SDK's suite as an AWS Batch Fargate job, collects the job's own log stream and i
 JUnit results from S3, validates them with Great Expectations, and publishes a
 per-language pass/fail history and an HTML report.
 
-Trigger with `airflow dags trigger sdk_test_campaign --conf '{"sdks": ["python"]}'`.
+Trigger from the form, or with
+`airflow dags trigger sdk_test_campaign --conf '{"sdks": ["python"], "failure_policy": "tests"}'`.
 
-**Params**
+**Params** (checked by the trigger form and again by `plan`, which names the bad value)
 - `sdks`: SDK names to test (empty: every SDK in `include/campaign.yaml`).
-- `ref`: git branch, tag or commit to test for every SDK, recorded with every result.
+- `ref`: git branch, tag or commit to test for every SDK, recorded with every result
+  (empty: each SDK's configured ref).
+- `failure_policy`: when the run fails. `infrastructure` (default): on infrastructure
+  failures or invalid results; `tests`: also when any test failed; `never`: report only.
+- `validation_policy`: whether broken Great Expectations fail the run (`fail`) or are
+  reported (`warn`); the default is `validation.on_failure` from the campaign config.
 - `overrides`: per SDK, any repository (`repo_url`), `ref` and `test_command` (an argv
   list, never a shell string) to test instead of the configured ones.
 
 A language whose tests fail never stops the others from being collected and published.
+Task pages link to the job's CloudWatch log stream and the SDK's S3 results (`collect`),
+the test image in ECR (`build_image`) and the Great Expectations Data Docs (`validate`).
 """
 
 from __future__ import annotations
@@ -26,10 +34,22 @@ from airflow.task.trigger_rule import TriggerRule
 
 from sdk_campaigns.batch_jobs import ReattachingBatchOperator
 from sdk_campaigns.config import cached_config
+from sdk_campaigns.plan import (
+    DEFAULT_FAILURE_POLICY,
+    FAILURE_POLICIES,
+    REF_PARAM_PATTERN,
+    VALIDATION_POLICIES,
+)
 
 CONFIG = cached_config()
 AWS_CONN_ID = "aws_default"
 ALL_DONE = TriggerRule.ALL_DONE
+
+
+def with_docs(mapped_task):
+    """Airflow shows a @task's docstring as its docs only when the task is not mapped."""
+    return mapped_task.override(doc_md=mapped_task.function.__doc__)
+
 
 with DAG(
     dag_id=CONFIG.campaign.dag_id,
@@ -40,26 +60,49 @@ with DAG(
     dagrun_timeout=timedelta(hours=6),
     default_args={"retries": 0},
     params={
-        # The form offers the configured SDKs; `plan` validates what was sent and names
-        # the known SDKs in its error (a trigger-time enum would fail without that help).
+        # Flat, as the trigger form handles them best. Airflow checks these schemas whenever a run is
+        # created (form, CLI, REST); `plan` checks again against the config, whatever got through.
         "sdks": Param(
             [],
-            type="array",
-            items={"type": "string"},
-            examples=CONFIG.sdk_names,
-            description=f"SDKs to test; empty means all of: {', '.join(CONFIG.sdk_names)}",
+            type=["array", "null"],
+            items={"type": "string", "enum": CONFIG.sdk_names},
+            examples=CONFIG.sdk_names,  # renders as a multi-select in the trigger form
+            title="SDKs",
+            description=f"SDKs to test; none selected means all of: {', '.join(CONFIG.sdk_names)}",
         ),
         "ref": Param(
             "",
+            type=["string", "null"],
+            pattern=REF_PARAM_PATTERN,
+            title="Git ref",
+            description="Branch, tag or commit to test for every SDK (letters, digits, . _ / -; no '..', "
+            f"no '.lock' ending). Empty: each SDK's configured ref, default {CONFIG.campaign.default_ref!r}",
+        ),
+        "failure_policy": Param(
+            DEFAULT_FAILURE_POLICY,
             type="string",
-            description="git branch, tag or commit for every SDK; empty: each SDK's configured ref "
-            f"(default {CONFIG.campaign.default_ref!r})",
+            enum=list(FAILURE_POLICIES),
+            values_display=FAILURE_POLICIES,
+            title="Failure policy",
+            description="When the run fails; every SDK's results are published either way",
+        ),
+        "validation_policy": Param(
+            CONFIG.validation.on_failure,
+            type="string",
+            enum=list(VALIDATION_POLICIES),
+            values_display=VALIDATION_POLICIES,
+            title="Validation policy",
+            description="Whether broken Great Expectations fail the run (default: validation.on_failure "
+            "in the campaign config)",
+            section="Advanced",
         ),
         "overrides": Param(
             {},
-            type="object",
-            description='per-SDK source, e.g. {"python": {"repo_url": "https://github.com/org/sdk", '
+            type=["object", "null"],
+            title="Per-SDK source overrides",
+            description='Per SDK, e.g. {"python": {"repo_url": "https://github.com/org/sdk", '
             '"ref": "v2", "test_command": ["pytest", "--junitxml=/tmp/results/junit.xml"]}}',
+            section="Advanced",
         ),
     },
     tags=["sdk-campaigns", "aws-batch", "testing"],
@@ -68,10 +111,12 @@ with DAG(
 
     @task
     def plan(params: dict, dag_run=None) -> list[dict]:
-        """Which SDKs, which ref, and each SDK's job settings; bad params fail here, named."""
+        """Which SDKs, which ref, each SDK's job settings and the run's policies; bad params fail
+        here, named with the known values."""
+        from sdk_campaigns.plan import with_policies
         from sdk_campaigns.runs import plan_run
 
-        return plan_run(CONFIG, params, dag_run)
+        return with_policies(CONFIG, plan_run(CONFIG, params, dag_run), params)
 
     @task
     def ensure_batch_environment(sdk_plans: list[dict]) -> dict:
@@ -81,12 +126,16 @@ with DAG(
         return ensure_environment(CONFIG, sdk_plans, AWS_CONN_ID)
 
     @task(map_index_template="{{ sdk }}", retries=1, retry_delay=timedelta(seconds=20))
-    def build_image(sdk_plan: dict) -> dict:
-        """Build and push only when the content hash is not in the registry yet."""
+    def build_image(sdk_plan: dict, environment: dict) -> dict:
+        """The SDK's test image: built and pushed to ECR only when its content hash is not in the
+        registry yet. Links to the image in ECR."""
+        from sdk_campaigns import links
         from sdk_campaigns.runs import build_sdk_image
 
         get_current_context()["sdk"] = sdk_plan["sdk"]
-        return build_sdk_image(sdk_plan, AWS_CONN_ID)
+        image = build_sdk_image(sdk_plan, AWS_CONN_ID)
+        links.persist(links.image_links(environment["repositories"][sdk_plan["sdk"]], image["digest"]))
+        return image
 
     @task(trigger_rule=ALL_DONE)
     def register_jobs(sdk_plans: list[dict], environment: dict) -> list[dict]:
@@ -97,18 +146,29 @@ with DAG(
 
     @task(map_index_template="{{ sdk }}", trigger_rule=ALL_DONE)
     def collect(sdk_plan: dict) -> dict:
-        """The job, its own log stream and its JUnit; classifies the outcome."""
+        """The SDK's job, its own log stream and its JUnit from S3, classified as passed, tests
+        failed, infrastructure failed or results invalid. Links to the log stream and the results."""
+        from sdk_campaigns import links
+        from sdk_campaigns.aws import AwsContext
         from sdk_campaigns.runs import collect_sdk
 
         get_current_context()["sdk"] = sdk_plan["sdk"]
-        return collect_sdk(CONFIG, sdk_plan, AWS_CONN_ID)
+        outcome = collect_sdk(CONFIG, sdk_plan, AWS_CONN_ID)
+        batch = AwsContext(AWS_CONN_ID).client("batch")
+        bucket = CONFIG.campaign.results_bucket
+        links.persist(links.results_links(batch, outcome["job_id"], bucket, sdk_plan["results_prefix"]))
+        return outcome
 
     @task(trigger_rule=ALL_DONE)
     def validate(sdk_plans: list[dict]) -> dict:
-        """Great Expectations over every SDK's normalised results."""
+        """Great Expectations over every SDK's normalised results (schema, status values, unique
+        test ids, every requested SDK present, durations, pass-rate SLOs). Links to the Data Docs."""
+        from sdk_campaigns import links
         from sdk_campaigns.runs import validate_run
 
-        return validate_run(CONFIG, sdk_plans)
+        summary = validate_run(CONFIG, sdk_plans)
+        links.persist(links.data_docs_links(CONFIG, sdk_plans[0]["run_id"]))
+        return summary
 
     @task(trigger_rule=ALL_DONE)
     def publish(sdk_plans: list[dict]) -> str:
@@ -119,7 +179,9 @@ with DAG(
 
     @task
     def verdict(sdk_plans: list[dict]) -> None:
-        """Fail the run on infrastructure failures or (policy 'fail') on invalid results."""
+        """Fail the run as the failure policy says: on infrastructure failures or invalid results
+        (`infrastructure`), also on failed tests (`tests`), or never (`never`); broken expectations
+        count under validation policy `fail`."""
         from sdk_campaigns.runs import campaign_verdict
 
         campaign_verdict(CONFIG, sdk_plans)
@@ -127,7 +189,7 @@ with DAG(
     # setup
     sdk_plans = plan()
     environment = ensure_batch_environment(sdk_plans)
-    images = build_image.expand(sdk_plan=sdk_plans)
+    images = with_docs(build_image).partial(environment=environment).expand(sdk_plan=sdk_plans)
 
     # body: one Batch job per SDK, deferrable, shown by SDK name in the UI
     submissions = register_jobs(sdk_plans, environment)
@@ -142,8 +204,10 @@ with DAG(
         retry_delay=timedelta(seconds=5),
         execution_timeout=timedelta(seconds=max(s.timeout_seconds for s in CONFIG.sdks.values()) + 600),
         map_index_template="{{ task.tags['sdk'] }}",
+        doc_md="One AWS Batch job per SDK on Fargate, deferrable; a retry re-attaches to the job it "
+        "submitted instead of submitting another. Links to the job (Batch) and its CloudWatch logs.",
     ).expand_kwargs(submissions)
-    outcomes = collect.expand(sdk_plan=sdk_plans)
+    outcomes = with_docs(collect).expand(sdk_plan=sdk_plans)
 
     # publish
     validation = validate(sdk_plans)

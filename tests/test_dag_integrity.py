@@ -1,4 +1,5 @@
-"""Every DAG file loads with no import errors, has tags and docs, and parses fast."""
+"""Every DAG file loads with no import errors, has tags and docs (the DAG's and each task's),
+and parses fast."""
 
 import subprocess
 import sys
@@ -36,6 +37,22 @@ def test_campaign_params_are_documented(dagbag):
     dag = dagbag.dags["sdk_test_campaign"]
     for name, param in dag.params.items():
         assert param.description, f"param {name} has no description"
+
+
+def test_every_task_has_docs_and_mapped_tasks_are_named_by_sdk(dagbag):
+    dag = dagbag.dags["sdk_test_campaign"]
+    for task in dag.tasks:
+        assert task.doc_md and len(task.doc_md) > 40, f"{task.task_id} has no doc_md"
+    named_by = {
+        task.task_id: task.partial_kwargs.get("map_index_template")
+        for task in dag.tasks
+        if hasattr(task, "partial_kwargs")  # the mapped ones
+    }
+    assert named_by == {
+        "build_image": "{{ sdk }}",
+        "run_tests": "{{ task.tags['sdk'] }}",
+        "collect": "{{ sdk }}",
+    }
 
 
 @pytest.mark.parametrize("dag_file", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)

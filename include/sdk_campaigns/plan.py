@@ -10,6 +10,24 @@ from sdk_campaigns.sources import SourceError, validate_ref, validate_repo_url, 
 
 OVERRIDE_KEYS = ("repo_url", "ref", "test_command")
 
+# When the campaign run itself fails (the verdict task); every outcome is published either way.
+FAILURE_POLICIES = {
+    "infrastructure": "Infrastructure: fail on infrastructure failures or invalid results (default)",
+    "tests": "Tests: fail also when any test failed",
+    "never": "Never: report only, the run succeeds",
+}
+DEFAULT_FAILURE_POLICY = "infrastructure"
+# Whether expectations that Great Expectations finds broken fail the run; default: the config's.
+VALIDATION_POLICIES = {
+    "warn": "Warn: report broken expectations",
+    "fail": "Fail: broken expectations fail the run",
+}
+# sources.validate_ref's rules as a JSON-schema pattern for the trigger form (valid in Python and
+# in the UI's ECMA-262): no newline (Python's `$` would let a trailing one through), no '..', no
+# '.lock' ending, a letter or digit first, then up to 199 of letters, digits, . _ / -; or empty
+# (each SDK's configured ref).
+REF_PARAM_PATTERN = r"^(?:(?!.*\n)(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9][A-Za-z0-9._/-]{0,199})?$"
+
 
 class PlanError(ValueError):
     """Trigger parameters that do not fit the configuration; the message says what does."""
@@ -28,6 +46,36 @@ def validate_sdks(requested: object, config: CampaignConfig) -> list[str]:
             f"(add new ones under 'sdks:' in the campaign config)"
         )
     return list(dict.fromkeys(requested))  # de-duplicated, order kept
+
+
+def validate_choice(value: object, name: str, choices: dict[str, str], default: str) -> str:
+    """A policy param: one of `choices`' keys; empty or missing means `default`."""
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str) or value not in choices:
+        raise PlanError(f"{name} {value!r} is not a known policy; known: {', '.join(choices)}")
+    return value
+
+
+def run_policies(config: CampaignConfig, params: dict) -> dict[str, str]:
+    """The run's failure and validation policies from its params, checked, with their defaults."""
+    return {
+        "failure_policy": validate_choice(
+            params.get("failure_policy"), "failure_policy", FAILURE_POLICIES, DEFAULT_FAILURE_POLICY
+        ),
+        "validation_policy": validate_choice(
+            params.get("validation_policy"),
+            "validation_policy",
+            VALIDATION_POLICIES,
+            config.validation.on_failure,
+        ),
+    }
+
+
+def with_policies(config: CampaignConfig, plans: list[dict], params: dict) -> list[dict]:
+    """Each SDK's plan carrying the run's policies, so the verdict reads them from its input."""
+    policies = run_policies(config, params)
+    return [{**plan, **policies} for plan in plans]
 
 
 def validate_overrides(overrides: object, config: CampaignConfig) -> dict[str, dict]:

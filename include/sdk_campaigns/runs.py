@@ -19,7 +19,7 @@ from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns.images import build_and_push
 from sdk_campaigns.junit import MAX_JUNIT_BYTES
 from sdk_campaigns.local_stack import BASE_IMAGE
-from sdk_campaigns.plan import plan_campaign
+from sdk_campaigns.plan import DEFAULT_FAILURE_POLICY, plan_campaign
 
 log = logging.getLogger(__name__)
 
@@ -350,14 +350,20 @@ def announce_findings(
 
 
 def campaign_verdict(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "aws_default") -> None:
+    """Fail the run as its failure policy says (see plan.FAILURE_POLICIES): 'infrastructure' on
+    infrastructure failures and invalid results, 'tests' on failed tests too, 'never' not at all.
+    Broken expectations count when the validation policy is 'fail'."""
+    policy = plans[0].get("failure_policy", DEFAULT_FAILURE_POLICY)
+    validation_policy = plans[0].get("validation_policy") or config.validation.on_failure
+    failing = (*FAILING_STATUSES, collecting.SDK_TESTS_FAILED) if policy == "tests" else FAILING_STATUSES
     outcomes = read_outcomes(config, plans, aws_conn_id)
-    broken = [
-        f"{o['sdk']}: {o['status']} ({o['reason']})" for o in outcomes if o["status"] in FAILING_STATUSES
-    ]
+    broken = [f"{o['sdk']}: {o['status']} ({o['reason']})" for o in outcomes if o["status"] in failing]
     validation = _context()["ti"].xcom_pull(task_ids="validate") or {}
-    if config.validation.on_failure == "fail" and not validation.get("success", False):
+    if validation_policy == "fail" and not validation.get("success", False):
         broken.append(f"validation {validation.get('summary', 'did not run')}")
     for outcome in outcomes:
         log.info("%-12s %-22s %s", outcome["sdk"], outcome["status"], outcome["reason"])
-    if broken:
-        raise CampaignFailed("campaign failed: " + "; ".join(broken))
+    if broken and policy == "never":
+        log.warning("failure policy 'never': the run succeeds despite: %s", "; ".join(broken))
+    elif broken:
+        raise CampaignFailed(f"campaign failed (failure policy {policy!r}): " + "; ".join(broken))

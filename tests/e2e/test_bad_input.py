@@ -14,23 +14,36 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.stack
-def test_unknown_sdk_fails_the_plan_task_naming_known_sdks(stack_home):
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        (
+            {"sdks": ["cobol"]},
+            "Invalid input for param sdks: 'cobol' is not one of ['python', 'javascript', 'ruby'",
+        ),
+        (
+            {"failure_policy": "sometimes"},
+            "Invalid input for param failure_policy: 'sometimes' is not one of "
+            "['infrastructure', 'tests', 'never']",
+        ),
+        ({"ref": "main; rm -rf /"}, "Invalid input for param ref: 'main; rm -rf /' does not match"),
+    ],
+    ids=["unknown-sdk", "unknown-failure-policy", "hostile-ref"],
+)
+def test_bad_params_are_refused_before_the_run_naming_the_value_and_the_allowed_ones(
+    stack_home, conf, message
+):
+    """The DAG's param schemas refuse the run as Airflow creates it (as they do for the trigger
+    form and the REST API, where it is an HTTP 400); no task runs."""
     result = run_airflow(
-        [
-            "dags",
-            "test",
-            "sdk_test_campaign",
-            "2026-11-03T06:00:00+00:00",
-            "-c",
-            json.dumps({"sdks": ["cobol"]}),
-        ],
+        ["dags", "test", "sdk_test_campaign", "2026-11-03T06:00:00+00:00", "-c", json.dumps(conf)],
         timeout=300,
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "unknown SDK(s) ['cobol']" in output
-    assert "known SDKs: python, javascript" in output
-    assert "task_id=plan" in output
+    assert message in output
+    assert "ParamValidationError" in output
+    assert "task_id=plan" not in output
 
 
 def test_config_typo_is_an_import_error_naming_the_key(tmp_path):

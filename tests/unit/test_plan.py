@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from sdk_campaigns.plan import PlanError, plan_campaign
+from sdk_campaigns.plan import PlanError, plan_campaign, run_policies, with_policies
 
 
 def _plan(config, **kwargs):
@@ -78,3 +78,43 @@ def test_job_names_are_unique_per_run_attempt(sample_config):
     first = _plan(sample_config, sdks=["python"])[0]["job_name"]
     assert _plan(sample_config, sdks=["python"])[0]["job_name"] == first  # a retry finds its job
     assert _plan(sample_config, sdks=["python"], clear_number=1)[0]["job_name"] != first  # a rerun
+
+
+def test_policies_default_to_infrastructure_and_the_configs_validation_policy(sample_config):
+    plans = with_policies(
+        sample_config, _plan(sample_config, sdks=["python", "go"]), {"sdks": ["python", "go"]}
+    )
+    assert [(p["sdk"], p["failure_policy"], p["validation_policy"]) for p in plans] == [
+        ("python", "infrastructure", sample_config.validation.on_failure),
+        ("go", "infrastructure", sample_config.validation.on_failure),
+    ]
+    assert run_policies(sample_config, {"failure_policy": "", "validation_policy": None}) == {
+        "failure_policy": "infrastructure",
+        "validation_policy": sample_config.validation.on_failure,
+    }
+
+
+def test_every_plan_carries_the_runs_policies(sample_config):
+    params = {"failure_policy": "tests", "validation_policy": "fail"}
+    plans = with_policies(sample_config, _plan(sample_config), params)
+    assert len(plans) == len(sample_config.sdk_names)
+    assert {(p["failure_policy"], p["validation_policy"]) for p in plans} == {("tests", "fail")}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"failure_policy": "sometimes"},
+            "failure_policy 'sometimes' is not a known policy; known: infrastructure, tests, never",
+        ),
+        ({"failure_policy": ["tests"]}, "failure_policy ['tests'] is not a known policy"),
+        (
+            {"validation_policy": "maybe"},
+            "validation_policy 'maybe' is not a known policy; known: warn, fail",
+        ),
+    ],
+)
+def test_unknown_policies_are_refused_naming_the_known_ones(sample_config, params, message):
+    with pytest.raises(PlanError, match=re.escape(message)):
+        with_policies(sample_config, _plan(sample_config), params)
