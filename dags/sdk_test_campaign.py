@@ -94,7 +94,7 @@ with DAG(
             title="Validation policy",
             description="Whether broken Great Expectations fail the run (default: validation.on_failure "
             "in the campaign config)",
-            section="Advanced",
+            section="Validation and source overrides",
         ),
         "overrides": Param(
             {},
@@ -102,7 +102,7 @@ with DAG(
             title="Per-SDK source overrides",
             description='Per SDK, e.g. {"python": {"repo_url": "https://github.com/org/sdk", '
             '"ref": "v2", "test_command": ["pytest", "--junitxml=/tmp/results/junit.xml"]}}',
-            section="Advanced",
+            section="Validation and source overrides",
         ),
     },
     tags=["sdk-campaigns", "aws-batch", "testing"],

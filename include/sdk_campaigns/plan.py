@@ -12,15 +12,15 @@ OVERRIDE_KEYS = ("repo_url", "ref", "test_command")
 
 # When the campaign run itself fails (the verdict task); every outcome is published either way.
 FAILURE_POLICIES = {
-    "infrastructure": "Infrastructure: fail on infrastructure failures or invalid results (default)",
-    "tests": "Tests: fail also when any test failed",
-    "never": "Never: report only, the run succeeds",
+    "infrastructure": "On infrastructure failures or invalid results (default)",
+    "tests": "Also when any test failed",
+    "never": "Never: report only",
 }
 DEFAULT_FAILURE_POLICY = "infrastructure"
 # Whether expectations that Great Expectations finds broken fail the run; default: the config's.
 VALIDATION_POLICIES = {
-    "warn": "Warn: report broken expectations",
-    "fail": "Fail: broken expectations fail the run",
+    "warn": "Report broken expectations",
+    "fail": "Fail the run on broken expectations",
 }
 # sources.validate_ref's rules as a JSON-schema pattern for the trigger form (valid in Python and
 # in the UI's ECMA-262): no newline (Python's `$` would let a trailing one through), no '..', no
