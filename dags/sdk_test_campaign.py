@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, chain, get_current_context, task
 from airflow.task.trigger_rule import TriggerRule
 
+from sdk_campaigns.assets import history_asset
 from sdk_campaigns.batch_jobs import ReattachingBatchOperator
 from sdk_campaigns.config import cached_config
 from sdk_campaigns.plan import (
@@ -170,7 +171,8 @@ with DAG(
         links.persist(links.data_docs_links(CONFIG, sdk_plans[0]["run_id"]))
         return summary
 
-    @task(trigger_rule=ALL_DONE)
+    # Other DAGs can be scheduled on the history (see README, "Published files").
+    @task(trigger_rule=ALL_DONE, outlets=[history_asset(CONFIG)])
     def publish(sdk_plans: list[dict]) -> str:
         """History partitions (idempotent per logical date and SDK) and the HTML report."""
         from sdk_campaigns.runs import publish_run

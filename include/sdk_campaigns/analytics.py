@@ -53,6 +53,7 @@ REGRESSION_MIN_RATIO = 2.0
 REGRESSION_MIN_SECONDS = 1.0
 REGRESSION_MIN_SAMPLES = 3
 SLOWEST_LIMIT = 10
+READ_ATTEMPTS = 3
 
 _FAILING_SQL = ", ".join(f"'{s}'" for s in history.FAILING_STATUSES)
 _SUMMARY_COLUMNS = [
@@ -421,9 +422,23 @@ class HistoryAnalytics:
         }
 
 
+def _reading_a_moving_history(answer):
+    """answer(), again if a concurrent rerun replaced a partition between our listing and our
+    reading of its files (its superseded files are deleted on commit): list again and re-read."""
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return answer()
+        except (FileNotFoundError, duckdb.IOException):
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+
+
 def dashboard(uri: str, dag_id: str, *, sdk: str | None = None, as_of: str | datetime | None = None) -> dict:
-    with HistoryAnalytics(uri, dag_id, sdk=sdk, as_of=as_of) as analytics:
-        return analytics.dashboard()
+    def answer() -> dict:
+        with HistoryAnalytics(uri, dag_id, sdk=sdk, as_of=as_of) as analytics:
+            return analytics.dashboard()
+
+    return _reading_a_moving_history(answer)
 
 
 def run_findings(uri: str, dag_id: str, logical_date: str | datetime) -> dict:
@@ -434,6 +449,10 @@ def run_findings(uri: str, dag_id: str, logical_date: str | datetime) -> dict:
     - new_flaky: tests flaky as of this run that were not flaky as of the run before it;
     - broken: SDKs whose failing streak starts with this run (newly broken, not still broken).
     """
+    return _reading_a_moving_history(lambda: _run_findings(uri, dag_id, logical_date))
+
+
+def _run_findings(uri: str, dag_id: str, logical_date: str | datetime) -> dict:
     this_us = _epoch_us(logical_date)
     with HistoryAnalytics(uri, dag_id, as_of=logical_date) as now:
         changes, broken, flaky = now.test_changes(), now.broken_since(), now.flaky_tests()

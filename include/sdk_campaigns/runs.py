@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sdk_campaigns import collect as collecting
 from sdk_campaigns import history, infrastructure, metrics, report
+from sdk_campaigns.assets import history_asset
 from sdk_campaigns.aws import AwsContext
 from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns.images import build_and_push
@@ -297,22 +298,57 @@ def publish_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "a
                 status=collecting.SDK_RESULTS_INVALID, reason=f"{summary['reason']}; rows not stored: {err}"
             )
             history.write_partition(uri, summary, [])
-    html = report.render_report(
-        dag_id=dag_id,
-        run_id=run_id,
-        logical_date=logical_date,
-        partitions=history.read_run(uri, dag_id, logical_date),
-        validation=validation,
-        history=history.read_summaries(uri, dag_id),
-    )
-    report.write_report(report_path, html)
+    publish_report(config, run_id, logical_date, validation, report_path, aws_conn_id)
     log.info("history written under %s; report at %s", uri, report_path)
+    # Consumers of the history asset learn which date and SDKs this update brought.
+    context["outlet_events"][history_asset(config)].extra = {
+        "logical_date": logical_date,
+        "run_id": run_id,
+        "statuses": {o["sdk"]: o["status"] for o in outcomes},
+    }
     announce_findings(config, uri, plans[0], str(report_path), aws_conn_id)
     retention_days = config.campaign.history_retention_days
     if retention_days:  # after the report: a backfill older than the retention still gets one
         removed = history.prune(uri, dag_id, retention_days)
         log.info("history retention %d days: removed %d partitions", retention_days, len(removed))
     return str(report_path)
+
+
+def publish_report(
+    config: CampaignConfig, run_id: str, logical_date: str, validation: dict, report_path, aws_conn_id: str
+) -> None:
+    """The run's report with the campaign's dashboard, latest.html (unless this run is a backfill
+    of an older date), feed.json and badges; and, in production, all of it to report_s3_uri."""
+    from sdk_campaigns import analytics, feed, publishing
+
+    dag_id, uri = config.campaign.dag_id, config.history_uri()
+    summaries = history.read_summaries(uri, dag_id)
+    dashboard = analytics.dashboard(uri, dag_id)
+    html = report.render_report(
+        dag_id=dag_id,
+        run_id=run_id,
+        logical_date=logical_date,
+        partitions=history.read_run(uri, dag_id, logical_date),
+        validation=validation,
+        history=summaries,
+        dashboard=dashboard,
+    )
+    report.write_report(report_path, html, update_latest=report.is_newest_run(summaries, logical_date))
+    base_url = config.campaign.report_base_url.rstrip("/")
+    feed.write_feed(
+        config.report_dir(),
+        dashboard,
+        run_links=report.run_report_links(summaries),
+        base_url=f"{base_url}/{dag_id}/" if base_url else "",
+    )
+    if config.campaign.report_s3_uri:
+        uploaded = publishing.upload_published(
+            AwsContext(aws_conn_id).client("s3"),
+            config.report_dir() / dag_id,
+            f"{config.campaign.report_s3_uri.rstrip('/')}/{dag_id}",
+            run_dir=report_path.parent,
+        )
+        log.info("published %d files to %s", len(uploaded), config.campaign.report_s3_uri)
 
 
 def announce_findings(

@@ -171,3 +171,13 @@ def test_reprocessing_replaces_each_dates_partitions_and_nothing_else(first_back
             assert partition.write_id == before[key].write_id, f"{key} changed but was not rerun"
     rows = history.read_rows_files(uri, [p.rows_path for p in after.values()], ["sdk", "test_id"])
     assert rows.num_rows == 6 * len(after)
+
+
+def test_every_publish_updates_the_history_asset(first_backfill):
+    token = first_backfill["token"]
+    assets = airflow_services.api("GET", f"assets?name_pattern={DAG_ID}_history", token)["assets"]
+    assert [a["name"] for a in assets] == [f"{DAG_ID}_history"]
+    events = airflow_services.api("GET", f"assets/events?asset_id={assets[0]['id']}&limit=100", token)
+    brought = {e["extra"]["run_id"]: e["extra"]["statuses"] for e in events["asset_events"]}
+    for run_id in first_backfill["runs"]:
+        assert brought[run_id] == {"python": "tests_failed", "go": "tests_failed"}

@@ -109,9 +109,7 @@ def journey(airflow_ui):
             page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}/runs/{run_id}/plugin/sdk-results")
             results = page.frame_locator("iframe").first
             results.locator("h2#sdk-go").wait_for()
-            seen["result_sections"] = {
-                sdk for sdk in PICKED if results.locator(f"h2#sdk-{sdk}").count() == 1
-            }
+            seen["result_sections"] = {sdk for sdk in PICKED if results.locator(f"h2#sdk-{sdk}").count() == 1}
             _shot(page, "05-run-results")
         except Exception:
             _shot(page, "failure")

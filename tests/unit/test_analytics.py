@@ -355,3 +355,25 @@ def test_rows_are_attributed_to_their_own_run_whatever_the_file_order(scripted):
     assert {run for _, _, run in rows} == set(runs)
     for sdk, logical_date, run in rows:
         assert (sdk, logical_date) == (summaries[run]["sdk"], summaries[run]["logical_date"])
+
+
+def test_a_partition_rewritten_while_the_dashboard_reads_is_read_again(tmp_path, monkeypatch):
+    """A reprocessing backfill can replace a partition between the dashboard's listing and its
+    reading of the rows files (the superseded files are deleted on commit)."""
+    uri = str(tmp_path / "history")
+    write_scripted_history(uri, days=3)
+    listed = history.summaries_table
+    rewrites = []
+
+    def list_then_rewrite(*args, **kwargs):
+        table = listed(*args, **kwargs)
+        if not rewrites:  # once: the listed rows file of python's newest run disappears
+            summary, rows = scripted_partition("python", 3)
+            rewrites.append(history.write_partition(uri, summary, rows))
+        return table
+
+    monkeypatch.setattr(history, "summaries_table", list_then_rewrite)
+    board = analytics.dashboard(uri, DAG)
+    assert rewrites
+    assert {h["sdk"] for h in board["pass_fail_history"]} == set(SCRIPT)
+    assert board["slowest_tests"]["python"]  # python's newest rows were read, from the new files
