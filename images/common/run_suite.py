@@ -80,9 +80,9 @@ def upload(paths, destination: str):
 
 def checkout(repo_url: str, ref: str) -> Path:
     """Clone repo_url at ref (branch, tag or commit) into SOURCE_DIR; argv only, no shell."""
-    if not REPO_URL.match(repo_url):
+    if not REPO_URL.fullmatch(repo_url):
         fail(f"SDK_REPO_URL {repo_url!r} is not an http(s):// or git:// repository URL")
-    if not GIT_REF.match(ref) or ".." in ref:
+    if not GIT_REF.fullmatch(ref) or ".." in ref:
         fail(f"SDK_REF {ref!r} is not a git branch, tag or commit name")
     git = ["git", "-c", "advice.detachedHead=false", "-C", str(SOURCE_DIR)]
     SOURCE_DIR.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ class SourceError(ValueError):
 
 
 def validate_repo_url(value: object, where: str = "repo_url") -> str:
-    if not isinstance(value, str) or not REPO_URL_PATTERN.match(value) or ".." in value:
+    if not isinstance(value, str) or not REPO_URL_PATTERN.fullmatch(value) or ".." in value:
         raise SourceError(
             f"{where} {value!r} is not a repository URL: use https://host/path, http://host/path or "
             f"git://host/path (letters, digits, . _ ~ % + - in the path; no credentials, no spaces)"
@@ -31,7 +31,8 @@ def validate_repo_url(value: object, where: str = "repo_url") -> str:
 
 
 def validate_ref(value: object, where: str = "ref") -> str:
-    if not isinstance(value, str) or not REF_PATTERN.match(value) or ".." in value or value.endswith(".lock"):
+    plain = isinstance(value, str) and REF_PATTERN.fullmatch(value) and ".." not in value
+    if not plain or value.endswith(".lock"):
         raise SourceError(
             f"{where} {value!r} is not a git branch, tag or commit name (letters, digits, . _ / -)"
         )

@@ -22,7 +22,10 @@ def test_unknown_sdk_names_the_known_ones(sample_config):
     assert "known SDKs: python, javascript" in str(err.value)
 
 
-@pytest.mark.parametrize("ref", ["main; rm -rf /", "$(id)", "../etc", "-x", "a b"])
+HOSTILE_REFS = ["main; rm -rf /", "$(id)", "../etc", "-x", "a b", "main\n", "main\n--upload-pack=x"]
+
+
+@pytest.mark.parametrize("ref", HOSTILE_REFS)
 def test_hostile_refs_are_rejected(sample_config, ref):
     with pytest.raises(PlanError, match="is not a git branch"):
         _plan(sample_config, ref=ref)
@@ -62,6 +65,7 @@ def test_overrides_set_repository_ref_and_command_for_one_sdk(sample_config):
         ({"python": {"image": "x"}}, "only repo_url, ref, test_command"),
         ({"python": {"repo_url": "https://h/x; rm -rf /"}}, "is not a repository URL"),
         ({"python": {"repo_url": "file:///etc"}}, "is not a repository URL"),
+        ({"python": {"repo_url": "https://host/x\n"}}, "is not a repository URL"),
         ({"python": {"repo_url": "https://user:pw@host/x"}}, "is not a repository URL"),
         ({"python": {"ref": "$(reboot)"}}, "is not a git branch"),
         ({"python": {"test_command": "pytest -x; curl evil"}}, "must be a list of 1 to 64 non-empty strings"),
