@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["image_step.py", "results_pipeline.py", "history_queries.py"]
+BENCHMARKS = ["image_step.py", "results_pipeline.py", "history_queries.py", "orchestration.py"]
 
 if __name__ == "__main__":
     failed = 0
