@@ -96,7 +96,8 @@ def journey(airflow_ui):
             page.wait_for_load_state("networkidle")
             _shot(page, "03-run")
 
-            page.goto(f"{airflow_services.base_url()}/plugin/sdk-health")
+            page.get_by_role("button", name="Browse").click()  # the plugin's nav entry
+            page.get_by_role("menuitem", name="SDK Health").click()
             health = page.frame_locator("iframe").first
             health.locator("rect.heat-cell").first.wait_for()
             seen["heat_sdks"] = set(
