@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Fills images/stack/generated/: the part of the compose images' build context that lives
+# outside images/stack. That is the lock files (requirements.txt, constraints.txt) and the
+# extra CA certificates this host trusts, which pip and apt inside `docker build` need when
+# a TLS-inspecting proxy sits in front of PyPI and Debian's mirrors.
+# Run it before `docker-compose build`. Files whose content did not change are left alone,
+# and Docker's COPY cache ignores timestamps, so a rerun keeps every cached layer.
+set -euo pipefail
+stack=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$stack/../.." && pwd)
+ca_dir=${SDK_CAMPAIGNS_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
+out=$stack/generated
+
+sync_file() {  # sync_file SOURCE TARGET
+  cmp -s "$1" "$2" 2>/dev/null || cp "$1" "$2"
+}
+
+mkdir -p "$out/extra-ca"
+sync_file "$repo/requirements.txt" "$out/requirements.txt"
+sync_file "$repo/constraints.txt" "$out/constraints.txt"
+
+shopt -s nullglob
+wanted=()
+for cert in "$ca_dir"/*.crt; do
+  sync_file "$cert" "$out/extra-ca/$(basename "$cert")"
+  wanted+=("$(basename "$cert")")
+done
+for cert in "$out"/extra-ca/*.crt; do
+  name=$(basename "$cert")
+  [[ " ${wanted[*]} " == *" $name "* ]] || rm -f "$cert"
+done
+echo "images/stack/generated: lock files and ${#wanted[@]} extra CA certificate(s) from $ca_dir"

@@ -1,0 +1,276 @@
+"""Smoke test of docker-compose.yaml: build the stack's images, bring it up, find the DAG through
+the REST API, run a two-SDK campaign to success, and tear everything down with its volumes.
+
+Slow on a cold machine (the Airflow image installs the lock: about 5 minutes); a rerun reuses
+Docker's layer cache and takes a few minutes, most of it Airflow starting and the campaign.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from sdk_campaigns import local_stack
+from sdk_campaigns.config import REPO_ROOT
+
+pytestmark = [pytest.mark.stack, pytest.mark.compose]
+
+# One compose project (and network) per test process, so concurrent runs on one Docker
+# Engine never tear down each other's stack.
+PROJECT_PREFIX = "sdkc-smoke-"
+DAG_ID = "sdk_test_campaign"
+# The two smallest SDK images (python and ruby, about 0.5 GB each; go is 1 GB): this stack's
+# registry starts empty, so every run pushes them.
+SDKS = ["python", "ruby"]
+ADMIN_USER = "admin"
+HEALTH_TIMEOUT = 300
+RUN_TIMEOUT = 20 * 60
+COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+
+
+def _say(message: str) -> None:
+    print(f"[compose smoke] {message}", flush=True)
+
+
+def _port(preferred: int) -> int:
+    """The documented default port when it is free, so reruns reuse the same image names."""
+    with socket.socket() as probe:
+        # As servers do: a port whose last connections linger in TIME_WAIT is still free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+class Compose:
+    def __init__(self, project: str, env: dict[str, str]):
+        self.project = project
+        self.env = {**env, "SDKC_NETWORK": project}  # the network's name is the project's
+
+    def run(self, *args: str, timeout: float, check: bool = True) -> str:
+        result = subprocess.run(
+            ["docker-compose", "--ansi", "never", "-p", self.project, "-f", "docker-compose.yaml", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"docker-compose {' '.join(args)} exited {result.returncode}:\n{result.stdout[-4000:]}"
+            )
+        return result.stdout
+
+    def down(self, check: bool = True) -> None:
+        """Stop the stack, then remove the Batch job containers its moto started but did not
+        clean up (a job still running when moto stopped), which would keep the network alive."""
+        self.run("stop", timeout=300, check=check)
+        client = local_stack.docker_client()
+        for container in client.containers.list(all=True, filters={"network": self.project}):
+            if container.labels.get("com.docker.compose.project") != self.project:
+                container.remove(force=True)
+        self.run("down", "--volumes", "--remove-orphans", timeout=300, check=check)
+
+
+def _remove_stale_stacks(env: dict[str, str]) -> None:
+    """Stacks of smoke tests whose process is gone (killed before its teardown)."""
+    import psutil
+
+    containers = local_stack.docker_client().containers.list(
+        all=True, filters={"label": "com.docker.compose.project"}
+    )
+    for project in {c.labels["com.docker.compose.project"] for c in containers}:
+        owner = project.removeprefix(PROJECT_PREFIX)
+        if project.startswith(PROJECT_PREFIX) and owner.isdigit() and not psutil.pid_exists(int(owner)):
+            _say(f"removing {project}, left by a test process that no longer runs")
+            Compose(project, env).down(check=False)
+
+
+class AirflowApi:
+    def __init__(self, base_url: str):
+        self.http = httpx.Client(base_url=base_url, timeout=30, trust_env=False)
+
+    def login(self, username: str, password: str) -> httpx.Response:
+        response = self.http.post("/auth/token", json={"username": username, "password": password})
+        if response.status_code == 201:
+            self.http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        return response
+
+    def get(self, path: str, **params) -> dict:
+        response = self.http.get(f"/api/v2{path}", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def task_instances(self, run_id: str) -> list[dict]:
+        return self.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
+
+    def log_lines(self, run_id: str, ti: dict) -> list[str]:
+        document = self.get(
+            f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/logs/{ti['try_number']}",
+            map_index=ti["map_index"],
+        )
+        return [line if isinstance(line, str) else str(line.get("event")) for line in document["content"]]
+
+
+def _wait_until_healthy(api: AirflowApi) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    health: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            health = api.get("/monitor/health")
+        except httpx.HTTPError:
+            health = {}
+        if health and all(health.get(c, {}).get("status") == "healthy" for c in COMPONENTS):
+            return
+        time.sleep(3)
+    raise AssertionError(f"Airflow not healthy within {HEALTH_TIMEOUT} s: {health}")
+
+
+def _wait_for_dag(api: AirflowApi) -> dict:
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    while time.monotonic() < deadline:
+        response = api.http.get(f"/api/v2/dags/{DAG_ID}")
+        if response.status_code == 200:
+            return response.json()
+        time.sleep(3)
+    raise AssertionError(f"the DAG {DAG_ID} did not appear within {HEALTH_TIMEOUT} s")
+
+
+def _states(task_instances: list[dict]) -> str:
+    return ", ".join(
+        f"{ti['task_id']}[{ti.get('rendered_map_index') or ti['map_index']}]={ti['state']}"
+        if ti["map_index"] >= 0
+        else f"{ti['task_id']}={ti['state']}"
+        for ti in sorted(task_instances, key=lambda t: (t["task_id"], t["map_index"]))
+    )
+
+
+def _wait_for_run(api: AirflowApi, run_id: str) -> dict:
+    """Poll the run to its end. Unpausing also makes the scheduler start the cron schedule's
+    latest run (every SDK): it is failed as soon as it shows up, so it does not slow this run down.
+    (Deleting it instead would make the scheduler create it again.)"""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    last = ""
+    while time.monotonic() < deadline:
+        for other in api.get(f"/dags/{DAG_ID}/dagRuns", limit=100)["dag_runs"]:
+            if other["dag_run_id"] != run_id and other["state"] in ("queued", "running"):
+                path = f"/api/v2/dags/{DAG_ID}/dagRuns/{other['dag_run_id']}"
+                stopped = api.http.patch(path, json={"state": "failed"})
+                _say(f"failed the schedule's run {other['dag_run_id']}: HTTP {stopped.status_code}")
+        run = api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}")
+        states = _states(api.task_instances(run_id))
+        if states != last:
+            _say(f"{run['state']}: {states}")
+            last = states
+        if run["state"] in ("success", "failed"):
+            return run
+        time.sleep(2)
+    raise AssertionError(f"run {run_id} did not finish within {RUN_TIMEOUT} s: {last}")
+
+
+def _failed_task_logs(api: AirflowApi, run_id: str) -> str:
+    report = []
+    for ti in api.task_instances(run_id):
+        if ti["state"] not in ("success", "skipped") and ti["try_number"]:
+            lines = api.log_lines(run_id, ti)
+            report.append(f"--- {ti['task_id']}[{ti['map_index']}] {ti['state']}:\n" + "\n".join(lines[-30:]))
+    return "\n".join(report)
+
+
+def test_compose_stack_runs_a_two_sdk_campaign():
+    started = time.monotonic()
+    local_stack.ensure_docker()
+    local_stack.ensure_base_image()
+    subprocess.run([str(REPO_ROOT / "images" / "stack" / "prepare.sh")], check=True)
+
+    project = f"{PROJECT_PREFIX}{os.getpid()}"
+    api_port, registry_port = _port(8280), _port(5001)
+    admin_password = secrets.token_urlsafe(16)
+    env = {
+        **os.environ,
+        "POSTGRES_PASSWORD": secrets.token_hex(16),
+        "AIRFLOW_FERNET_KEY": _fernet_key(),
+        "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(64),
+        "AIRFLOW_ADMIN_USER": ADMIN_USER,
+        "AIRFLOW_ADMIN_PASSWORD": admin_password,
+        "SDKC_BASE_IMAGE": local_stack.BASE_IMAGE,
+        "SDKC_API_PORT": str(api_port),
+        "SDKC_REGISTRY_PORT": str(registry_port),
+    }
+    _remove_stale_stacks(env)
+    compose = Compose(project, env)
+    api = AirflowApi(f"http://127.0.0.1:{api_port}")
+    passed = False
+    try:
+        mark = time.monotonic()
+        compose.run("build", "--force-rm", timeout=3600)
+        _say(f"images built in {time.monotonic() - mark:.0f} s")
+
+        mark = time.monotonic()
+        compose.run("up", "-d", timeout=900)
+        _wait_until_healthy(api)
+        _say(f"{project} up and healthy in {time.monotonic() - mark:.0f} s (api on 127.0.0.1:{api_port})")
+
+        assert api.http.get(f"/api/v2/dags/{DAG_ID}").status_code == 401, "the API must require a login"
+        assert api.login(ADMIN_USER, "admin").status_code == 401, "no default password"
+        login = api.login(ADMIN_USER, admin_password)
+        assert login.status_code == 201, login.text
+
+        dag = _wait_for_dag(api)
+        import_errors = api.get("/importErrors")
+        assert import_errors["total_entries"] == 0, import_errors["import_errors"]
+        _say(f"DAG {dag['dag_id']} parsed from {dag['fileloc']}, no import errors")
+
+        mark = time.monotonic()
+        trigger = api.http.post(
+            f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"sdks": SDKS}}
+        )
+        assert trigger.status_code == 200, trigger.text
+        run_id = trigger.json()["dag_run_id"]
+        unpause = api.http.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
+        assert unpause.status_code == 200, unpause.text
+        run = _wait_for_run(api, run_id)
+        assert run["state"] == "success", _failed_task_logs(api, run_id)
+        _say(f"campaign {run_id} succeeded in {time.monotonic() - mark:.0f} s")
+
+        task_instances = api.task_instances(run_id)
+        assert {ti["state"] for ti in task_instances} == {"success"}, _states(task_instances)
+        for task_id in ("build_image", "run_tests", "collect"):
+            mapped = sorted(ti["rendered_map_index"] for ti in task_instances if ti["task_id"] == task_id)
+            assert mapped == sorted(SDKS), f"{task_id}: {mapped}"
+        for ti in task_instances:
+            if ti["task_id"] != "collect":
+                continue
+            outcome = api.get(
+                f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/collect/xcomEntries/return_value",
+                map_index=ti["map_index"],
+            )["value"]
+            assert outcome["status"] in ("passed", "tests_failed"), outcome
+            assert outcome["counts"]["total"] > 0, outcome
+            assert any("SDK_CAMPAIGN_SUMMARY" in line for line in api.log_lines(run_id, ti)), (
+                f"{outcome['sdk']}: the job's own log is not in the collect task's log"
+            )
+            _say(f"{outcome['sdk']}: {outcome['status']} ({outcome['reason']})")
+        passed = True
+    finally:
+        if not passed:
+            _say("docker-compose logs (tail):\n" + compose.run("logs", "--tail=40", timeout=120, check=False))
+        mark = time.monotonic()
+        compose.down(check=passed)  # after a failure, that failure is the one to report
+        _say(f"torn down in {time.monotonic() - mark:.0f} s; whole test {time.monotonic() - started:.0f} s")
