@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install lock up down status demo test test-fast lint benchmark clean
+.PHONY: install lock up down status demo test test-fast lint benchmark compose-up compose-down clean
 
 install:
 	scripts/bootstrap.sh
@@ -32,6 +32,14 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# The whole deployment in containers (README, "docker-compose"); needs the secrets in .env.
+compose-up: up
+	images/stack/prepare.sh
+	docker-compose up -d --build
+
+compose-down:
+	docker-compose down
 
 benchmark: up
 	$(BIN)/python benchmarks/run.py
