@@ -305,6 +305,7 @@ def publish_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "a
         "logical_date": logical_date,
         "run_id": run_id,
         "statuses": {o["sdk"]: o["status"] for o in outcomes},
+        "history_uri": uri,
     }
     announce_findings(config, uri, plans[0], str(report_path), aws_conn_id)
     retention_days = config.campaign.history_retention_days

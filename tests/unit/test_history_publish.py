@@ -129,8 +129,16 @@ def test_publish_updates_the_history_asset_with_what_it_brought(publish):
         "logical_date": date,
         "run_id": "r1",
         "statuses": {"python": "passed", "go": "passed"},
+        "history_uri": config.history_uri(),
     }
-    assert history_asset(config).uri.startswith("file:///")
+
+
+def test_the_history_asset_is_the_same_wherever_the_history_is_stored(sample_config):
+    """Airflow deactivates an asset whose name comes back with another URI."""
+    moved = sample_config.model_copy(
+        update={"campaign": sample_config.campaign.model_copy(update={"history_uri": "s3://b/h"})}
+    )
+    assert history_asset(moved) == history_asset(sample_config)
 
 
 def test_publish_writes_the_feed_and_badges_beside_the_reports(publish):
