@@ -85,15 +85,21 @@ def test_jobs_own_log_lines_are_collected(campaign):
 
 
 def test_mapped_tasks_are_named_by_sdk_in_the_ui(campaign, stack_home):
-    import sqlite3
+    import sqlalchemy
 
-    with sqlite3.connect(stack_home / "airflow" / "airflow.db") as db:
+    from sdk_campaigns import local_stack
+
+    engine = sqlalchemy.create_engine(local_stack.airflow_database_url())
+    with engine.connect() as db:
         rows = db.execute(
-            "SELECT task_id, rendered_map_index FROM task_instance "
-            "WHERE map_index >= 0 AND run_id IN "
-            "(SELECT run_id FROM dag_run WHERE logical_date LIKE ?)",
-            (datetime.fromisoformat(LOGICAL_DATE).strftime("%Y-%m-%d %H:%M:%S") + "%",),
+            sqlalchemy.text(
+                "SELECT ti.task_id, ti.rendered_map_index FROM task_instance ti "
+                "JOIN dag_run dr ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id "
+                "WHERE ti.map_index >= 0 AND dr.logical_date = :logical_date"
+            ),
+            {"logical_date": datetime.fromisoformat(LOGICAL_DATE)},
         ).fetchall()
+    engine.dispose()
     by_task = {}
     for task_id, label in rows:
         by_task.setdefault(task_id, set()).add(label)
