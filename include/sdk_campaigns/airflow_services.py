@@ -82,14 +82,9 @@ def healthy() -> bool:
     return bool(states) and all(state == "healthy" for state in states.values())
 
 
-def _owned_by_this_home() -> bool:
-    pid_file = local_stack.stack_dir() / "airflow-api-server.pid"
-    return pid_file.exists() and local_stack.process_alive(int(pid_file.read_text()))
-
-
 def ensure_services(timeout: float = 180, extra_env: dict[str, str] | None = None) -> str:
     if healthy():
-        if not _owned_by_this_home():
+        if not local_stack.background_running("airflow-api-server"):
             raise local_stack.StackError(
                 f"an Airflow api-server of another home already answers on {base_url()}: stop it, "
                 "or set SDK_CAMPAIGNS_AIRFLOW_PORT to a free port"

@@ -150,7 +150,7 @@ def start_background(name: str, argv: list[str], env: dict[str, str] | None = No
     (stack_dir() / f"{name}.pid").write_text(str(process.pid))
 
 
-def process_alive(pid: int) -> bool:
+def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -162,7 +162,7 @@ def process_alive(pid: int) -> bool:
 
 def background_running(name: str) -> bool:
     pid_file = stack_dir() / f"{name}.pid"
-    return pid_file.exists() and process_alive(int(pid_file.read_text()))
+    return pid_file.exists() and _process_alive(int(pid_file.read_text()))
 
 
 def stop_background(name: str) -> bool:
