@@ -69,3 +69,29 @@ def airflow_ui(stack_home, tmp_path_factory):
     finally:
         airflow_services.stop_services()
         os.environ.pop("SDK_CAMPAIGNS_AIRFLOW_PORT", None)
+
+
+CHROMIUM = os.environ.get("SDK_CAMPAIGNS_CHROMIUM", "/usr/bin/chromium")
+# Headless as root, and no background connections (this network refuses them, many at a time).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, driven by Playwright (never a browser Playwright downloads)."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

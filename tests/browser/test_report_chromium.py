@@ -9,7 +9,6 @@ build/test-artifacts/.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,15 +18,6 @@ from sdk_campaigns import analytics, feed, history, report
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("SDK_CAMPAIGNS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 DAG = "sdk_test_campaign"
 HOSTILE = "<script>alert(1)</script>"
@@ -119,17 +109,6 @@ def published(tmp_path_factory) -> dict:
     report.write_report(path, html)
     feed.write_feed(report_dir, board, run_links=report.run_report_links(summaries))
     return {"report": path, "latest": report_dir / DAG / "latest.html", "dates": DAYS, "sdks": len(SDKS)}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _open(browser, path: Path) -> tuple:

@@ -18,14 +18,6 @@ DAG_ID = "sdk_test_campaign"
 PICKED = ["python", "go"]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("SDK_CAMPAIGNS_ARTIFACTS", REPO / "build" / "test-artifacts")) / "ui"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _shot(page, name: str) -> None:
@@ -57,66 +49,62 @@ def _wait_until_ended(token: str, run_id: str, timeout: float = 900) -> dict:
 
 
 @pytest.fixture(scope="module")
-def journey(airflow_ui):
-    from playwright.sync_api import sync_playwright
-
+def journey(airflow_ui, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     token = airflow_services.access_token()
     # A paused DAG queues manual runs forever; a new deployment's DAGs start paused.
     airflow_services.api("PATCH", f"dags/{DAG_ID}", token, {"is_paused": False})
     user, password = airflow_services.login()
     seen: dict = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(30_000)
-        try:
-            page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}")
-            _shot(page, "01-login")
-            page.get_by_label("Username").fill(user)
-            page.get_by_label("Password").fill(password)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"**/dags/{DAG_ID}**")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}")
+        _shot(page, "01-login")
+        page.get_by_label("Username").fill(user)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"**/dags/{DAG_ID}**")
 
-            page.get_by_role("button", name="Trigger").first.click()
-            form = page.get_by_role("dialog")
-            sdks = form.get_by_role("combobox").first
-            for sdk in PICKED:
-                sdks.fill(sdk)
-                page.get_by_role("option", name=sdk, exact=True).click()
-            _shot(page, "02-trigger-form")
-            seen["form_text"] = form.inner_text()
-            triggered_at = datetime.now(UTC).replace(microsecond=0)
-            form.get_by_role("button", name="Trigger", exact=True).click()
-            run = _wait_for_new_manual_run(token, triggered_at)
-            seen["run"] = _wait_until_ended(token, run["dag_run_id"])
-            run_id = run["dag_run_id"]
+        page.get_by_role("button", name="Trigger").first.click()
+        form = page.get_by_role("dialog")
+        sdks = form.get_by_role("combobox").first
+        for sdk in PICKED:
+            sdks.fill(sdk)
+            page.get_by_role("option", name=sdk, exact=True).click()
+        _shot(page, "02-trigger-form")
+        seen["form_text"] = form.inner_text()
+        triggered_at = datetime.now(UTC).replace(microsecond=0)
+        form.get_by_role("button", name="Trigger", exact=True).click()
+        run = _wait_for_new_manual_run(token, triggered_at)
+        seen["run"] = _wait_until_ended(token, run["dag_run_id"])
+        run_id = run["dag_run_id"]
 
-            page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}/runs/{run_id}")
-            page.wait_for_load_state("networkidle")
-            _shot(page, "03-run")
+        page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}/runs/{run_id}")
+        page.wait_for_load_state("networkidle")
+        _shot(page, "03-run")
 
-            page.get_by_role("button", name="Browse").click()  # the plugin's nav entry
-            page.get_by_role("menuitem", name="SDK Health").click()
-            health = page.frame_locator("iframe").first
-            health.locator("rect.heat-cell").first.wait_for()
-            seen["heat_sdks"] = set(
-                health.locator("rect.heat-cell").evaluate_all("cells => cells.map(c => c.dataset.sdk)")
-            )
-            seen["trend_lines"] = health.locator("polyline.trend-line").count()
-            seen["run_link"] = health.locator(f"a[href*='{report.run_folder(run_id)}']").count()
-            _shot(page, "04-sdk-health")
+        page.get_by_role("button", name="Browse").click()  # the plugin's nav entry
+        page.get_by_role("menuitem", name="SDK Health").click()
+        health = page.frame_locator("iframe").first
+        health.locator("rect.heat-cell").first.wait_for()
+        seen["heat_sdks"] = set(
+            health.locator("rect.heat-cell").evaluate_all("cells => cells.map(c => c.dataset.sdk)")
+        )
+        seen["trend_lines"] = health.locator("polyline.trend-line").count()
+        seen["run_link"] = health.locator(f"a[href*='{report.run_folder(run_id)}']").count()
+        _shot(page, "04-sdk-health")
 
-            page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}/runs/{run_id}/plugin/sdk-results")
-            results = page.frame_locator("iframe").first
-            results.locator("h2#sdk-go").wait_for()
-            seen["result_sections"] = {sdk for sdk in PICKED if results.locator(f"h2#sdk-{sdk}").count() == 1}
-            _shot(page, "05-run-results")
-        except Exception:
-            _shot(page, "failure")
-            raise
-        finally:
-            browser.close()
+        page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}/runs/{run_id}/plugin/sdk-results")
+        results = page.frame_locator("iframe").first
+        results.locator("h2#sdk-go").wait_for()
+        seen["result_sections"] = {sdk for sdk in PICKED if results.locator(f"h2#sdk-{sdk}").count() == 1}
+        _shot(page, "05-run-results")
+    except Exception:
+        _shot(page, "failure")
+        raise
+    finally:
+        page.close()
     return seen
 
 
