@@ -201,9 +201,10 @@ with DAG(
         job_queue=CONFIG.batch.job_queue,
         deferrable=True,
         poll_interval=CONFIG.batch.poll_interval_seconds,
-        # Safe: a retry re-attaches to the job it already submitted (see batch_jobs).
+        # Safe and cheap: a retry re-attaches to the job it already submitted (see batch_jobs), so
+        # a task failed by the scheduler race of apache/airflow#67287 resumes at once.
         retries=2,
-        retry_delay=timedelta(seconds=5),
+        retry_delay=timedelta(seconds=1),
         execution_timeout=timedelta(seconds=max(s.timeout_seconds for s in CONFIG.sdks.values()) + 600),
         map_index_template="{{ task.tags['sdk'] }}",
         doc_md="One AWS Batch job per SDK on Fargate, deferrable; a retry re-attaches to the job it "
