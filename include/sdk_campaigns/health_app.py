@@ -33,10 +33,15 @@ PAGE = (
 )
 
 
+def reports_url(dag_id: str) -> str:
+    """Where this app serves the DAG's report folder."""
+    return f"{URL_PREFIX}/reports/{quote(dag_id, safe='')}/"
+
+
 def report_url(dag_id: str, run_id: str) -> str:
     from sdk_campaigns import report
 
-    return f"{URL_PREFIX}/reports/{quote(dag_id, safe='')}/{report.run_folder(run_id)}/{report.REPORT_FILE}"
+    return f"{reports_url(dag_id)}{report.run_folder(run_id)}/{report.REPORT_FILE}"
 
 
 def _require_dag_access(dag_id: str):
@@ -79,16 +84,12 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
                 f"Trigger <code>{escape(dag_id)}</code> and come back when its run has finished.</p>"
             )
             return PAGE.format(title="SDK Health", body=body)
-        from sdk_campaigns import analytics
+        from sdk_campaigns import analytics, report
         from sdk_campaigns.dashboard_html import render_dashboard_html
 
         dashboard = analytics.dashboard(config.history_uri(), dag_id)
-        run_links = {s["run_id"]: report_url(dag_id, s["run_id"]) for s in summaries if s.get("run_id")}
-        log_links = {
-            (s["sdk"], s["run_id"]): f"{run_links[s['run_id']]}#sdk-{quote(s['sdk'], safe='')}"
-            for s in summaries
-            if s.get("run_id")
-        }
+        run_links = report.run_report_links(summaries, base=reports_url(dag_id))
+        log_links = report.run_log_links(summaries, base=reports_url(dag_id))
         body = render_dashboard_html(dashboard, run_links=run_links, log_links=log_links)
         return PAGE.format(title="SDK Health", body=body)
 

@@ -94,12 +94,12 @@ def s3_prefix_url(region: str, bucket: str, prefix: str) -> str:
 
 def data_docs_link(dag_id: str, run_id: str) -> str:
     """Where the SDK Health plugin serves a run's Data Docs: beside the run's report."""
-    from sdk_campaigns.health_app import URL_PREFIX
+    from sdk_campaigns.health_app import reports_url
     from sdk_campaigns.report import run_folder
 
     if not (_text(dag_id, 250) and _text(run_id, 250)):
         return ""
-    return f"{URL_PREFIX}/reports/{quote(dag_id, safe='')}/{run_folder(run_id)}/{DATA_DOCS_FILE}"
+    return f"{reports_url(dag_id)}{run_folder(run_id)}/{DATA_DOCS_FILE}"
 
 
 # What the tasks store: one part per link, built from what the task learned.
