@@ -64,11 +64,7 @@ def _scheduler_run(token: str) -> tuple[float, str]:
         token,
         {"logical_date": logical_date.isoformat(), "conf": {"sdks": SDKS}},
     )
-    while True:
-        run = airflow_services.api("GET", f"dags/{DAG_ID}/dagRuns/{run['dag_run_id']}", token)
-        if run["state"] in ("success", "failed"):
-            break
-        time.sleep(1)
+    run = airflow_services.wait_for_run(DAG_ID, run["dag_run_id"], token, poll=1)
     assert run["state"] == "success", run
     started, ended = (datetime.fromisoformat(run[k]) for k in ("start_date", "end_date"))
     return (ended - started).total_seconds(), run["logical_date"]

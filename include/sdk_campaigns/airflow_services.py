@@ -12,8 +12,10 @@ import json
 import os
 import secrets
 import sys
+import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 from sdk_campaigns import local_stack
 
@@ -146,3 +148,17 @@ def wait_for_dag(dag_id: str, timeout: float = 120) -> None:
             return False
 
     local_stack.wait_until(serialized, timeout, f"DAG {dag_id} in the api-server")
+
+
+def wait_for_run(dag_id: str, run_id: str, token: str, timeout: float = 900, poll: float = 3) -> dict:
+    """The DAG run once it ended (success or failed), printing each state it passes through."""
+    deadline, state = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        run = api("GET", f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}", token)
+        if run["state"] != state:
+            state = run["state"]
+            print(f"[{time.strftime('%X')}] {run_id}: {state}", flush=True)
+        if state in ("success", "failed"):
+            return run
+        time.sleep(poll)
+    raise local_stack.StackError(f"{dag_id} run {run_id} still {state} after {timeout:.0f} s")

@@ -12,6 +12,8 @@ from sdk_campaigns import infrastructure, local_stack
 from sdk_campaigns.batch_jobs import ReattachingBatchOperator
 from sdk_campaigns.config import BatchSettings
 
+from .batch_support import register_tiny_job_definition
+
 pytestmark = pytest.mark.stack
 
 SETTINGS = BatchSettings(compute_environment="it-fargate", job_queue="it-queue")
@@ -63,20 +65,6 @@ def test_concurrent_runs_set_up_one_environment(aws):
     assert [q["state"] for q in queues] == ["ENABLED"]
 
 
-def _job_definition(batch, name: str, command: list[str]) -> str:
-    return batch.register_job_definition(
-        jobDefinitionName=name,
-        type="container",
-        platformCapabilities=["FARGATE"],
-        containerProperties={
-            "image": local_stack.BASE_IMAGE,
-            "command": command,
-            "resourceRequirements": [{"type": "VCPU", "value": "0.25"}, {"type": "MEMORY", "value": "512"}],
-            "executionRoleArn": "arn:aws:iam::123456789012:role/x",
-        },
-    )["jobDefinitionArn"]
-
-
 def test_setup_is_idempotent(aws):
     first = _environment(aws)
     assert _environment(aws) == first
@@ -110,7 +98,7 @@ def test_job_definition_gets_a_new_revision_only_when_the_spec_changes(aws):
 def test_a_retried_submission_reattaches_to_the_active_job(aws, airflow_connection):
     _environment(aws)
     batch = aws("batch")
-    definition = _job_definition(batch, "it-sleep", ["sleep", "6"])
+    definition = register_tiny_job_definition(batch, "it-sleep", ["sleep", "6"])
     name = f"it-reattach-{int(time.time())}"
     first = batch.submit_job(jobName=name, jobQueue=SETTINGS.job_queue, jobDefinition=definition)["jobId"]
 
@@ -129,7 +117,7 @@ def test_a_retry_after_the_job_finished_adopts_it_instead_of_running_it_again(aw
     its retry must take that job's result, not run the suite a second time."""
     _environment(aws)
     batch = aws("batch")
-    definition = _job_definition(batch, "it-quick", ["true"])
+    definition = register_tiny_job_definition(batch, "it-quick", ["true"])
     name = f"it-adopt-{uuid.uuid4().hex[:8]}"
     first = batch.submit_job(jobName=name, jobQueue=SETTINGS.job_queue, jobDefinition=definition)["jobId"]
     deadline = time.monotonic() + 60

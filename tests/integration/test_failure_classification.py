@@ -12,6 +12,8 @@ import pytest
 from sdk_campaigns import collect, infrastructure, local_stack
 from sdk_campaigns.config import BatchSettings
 
+from .batch_support import register_tiny_job_definition
+
 pytestmark = pytest.mark.stack
 
 SETTINGS = BatchSettings(compute_environment="it-fargate", job_queue="it-queue")
@@ -36,18 +38,7 @@ def queue(stack_home):
 def run_job(queue, command, timeout_seconds=None):
     batch = client("batch")
     name = f"it-{uuid.uuid4().hex[:10]}"
-    definition = batch.register_job_definition(
-        jobDefinitionName=name,
-        type="container",
-        platformCapabilities=["FARGATE"],
-        containerProperties={
-            "image": local_stack.BASE_IMAGE,
-            "command": command,
-            "resourceRequirements": [{"type": "VCPU", "value": "0.25"}, {"type": "MEMORY", "value": "512"}],
-            "executionRoleArn": "arn:aws:iam::123456789012:role/x",
-        },
-        **({"timeout": {"attemptDurationSeconds": timeout_seconds}} if timeout_seconds else {}),
-    )["jobDefinitionArn"]
+    definition = register_tiny_job_definition(batch, name, command, timeout_seconds)
     job_id = batch.submit_job(jobName=name, jobQueue=queue, jobDefinition=definition)["jobId"]
     deadline = time.monotonic() + 120
     while batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"] not in ("SUCCEEDED", "FAILED"):

@@ -35,19 +35,6 @@ def _wait_for_new_manual_run(token: str, after: datetime, timeout: float = 60) -
     raise AssertionError("the trigger form created no run")
 
 
-def _wait_until_ended(token: str, run_id: str, timeout: float = 900) -> dict:
-    deadline, state = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        run = airflow_services.api("GET", f"dags/{DAG_ID}/dagRuns/{run_id}", token)
-        if run["state"] != state:
-            state = run["state"]
-            print(f"[{time.strftime('%X')}] {run_id}: {state}", flush=True)
-        if state in ("success", "failed"):
-            return run
-        time.sleep(3)
-    raise AssertionError(f"{run_id} still {state} after {timeout:.0f} s")
-
-
 @pytest.fixture(scope="module")
 def journey(airflow_ui, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -77,7 +64,7 @@ def journey(airflow_ui, browser):
         triggered_at = datetime.now(UTC).replace(microsecond=0)
         form.get_by_role("button", name="Trigger", exact=True).click()
         run = _wait_for_new_manual_run(token, triggered_at)
-        seen["run"] = _wait_until_ended(token, run["dag_run_id"])
+        seen["run"] = airflow_services.wait_for_run(DAG_ID, run["dag_run_id"], token)
         run_id = run["dag_run_id"]
 
         page.goto(f"{airflow_services.base_url()}/dags/{DAG_ID}/runs/{run_id}")
