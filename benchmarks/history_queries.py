@@ -104,8 +104,8 @@ def generate(root: Path, days: int, tests: int) -> dict:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from sdk_campaigns import history
-    from sdk_campaigns.collect import test_id
+    from sdk_campaigns.campaign.collect import test_id
+    from sdk_campaigns.history import store as history
 
     uri = str(root / "history")
     status_names = pa.array(STATUS_NAMES)
@@ -193,7 +193,7 @@ def ours(root: Path) -> dict:
     started = time.perf_counter()
     import pyarrow as pa
 
-    from sdk_campaigns import analytics
+    from sdk_campaigns.history import analytics
 
     pa.scalar(0)  # pyarrow imports pandas on its first Python conversion: a process pays it once
     import_seconds = time.perf_counter() - started
@@ -500,7 +500,7 @@ def main() -> int:
     print(f"{'total':<36} {ours_['total']:>13.3f} s {alt['total']:>10.2f} s")
     print(f"{'peak memory':<36} {ours_['peak_mb']:>12.0f} MB {alt['peak_mb']:>9.0f} MB")
     print(
-        f"(imports of sdk_campaigns.analytics, duckdb, pyarrow and the pandas it loads, not counted: "
+        f"(imports of sdk_campaigns.history.analytics, duckdb, pyarrow and the pandas it loads, not counted: "
         f"{ours_['import_seconds']:.2f} s)"
     )
     print(f"ratio pandas+CSV / sdk-campaigns: {alt['total'] / ours_['total']:.0f}x")

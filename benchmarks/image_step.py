@@ -13,8 +13,9 @@ import io
 import statistics
 import time
 
-from sdk_campaigns import images, local_stack
+from sdk_campaigns.campaign import images
 from sdk_campaigns.config import load_config
+from sdk_campaigns.dev import local_stack
 
 ROUNDS = 3
 

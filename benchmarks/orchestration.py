@@ -45,8 +45,8 @@ def _prepare_home() -> Path:
 
 
 def _longest_job(logical_date: str) -> float:
-    from sdk_campaigns import history
     from sdk_campaigns.config import load_config
+    from sdk_campaigns.history import store as history
 
     config = load_config()
     partitions = history.read_run(config.history_uri(), DAG_ID, logical_date)
@@ -55,7 +55,7 @@ def _longest_job(logical_date: str) -> float:
 
 
 def _scheduler_run(token: str) -> tuple[float, str]:
-    from sdk_campaigns import airflow_services
+    from sdk_campaigns.dev import airflow_services
 
     logical_date = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     run = airflow_services.api(
@@ -71,7 +71,7 @@ def _scheduler_run(token: str) -> tuple[float, str]:
 
 
 def _dags_test_run() -> tuple[float, str]:
-    from sdk_campaigns import local_stack
+    from sdk_campaigns.dev import local_stack
 
     logical_date = (datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)).isoformat()
     airflow = str(Path(sys.executable).with_name("airflow"))
@@ -87,9 +87,9 @@ def _dags_test_run() -> tuple[float, str]:
 
 def main() -> int:
     _prepare_home()
-    from sdk_campaigns import airflow_services, local_stack
+    from sdk_campaigns.dev import airflow_services, stack
 
-    local_stack.up()
+    stack.up()
     airflow_services.ensure_services(extra_env={"SDK_CAMPAIGNS_CONFIG": os.environ["SDK_CAMPAIGNS_CONFIG"]})
     try:
         airflow_services.wait_for_dag(DAG_ID)

@@ -32,15 +32,15 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, chain, get_current_context, task
 from airflow.task.trigger_rule import TriggerRule
 
-from sdk_campaigns.assets import history_asset
-from sdk_campaigns.batch_jobs import ReattachingBatchOperator
-from sdk_campaigns.config import cached_config
-from sdk_campaigns.plan import (
+from sdk_campaigns.campaign.assets import history_asset
+from sdk_campaigns.campaign.batch_jobs import ReattachingBatchOperator
+from sdk_campaigns.campaign.plan import (
     DEFAULT_FAILURE_POLICY,
     FAILURE_POLICIES,
     REF_PARAM_PATTERN,
     VALIDATION_POLICIES,
 )
+from sdk_campaigns.config import cached_config
 
 CONFIG = cached_config()
 AWS_CONN_ID = "aws_default"
@@ -114,15 +114,15 @@ with DAG(
     def plan(params: dict, dag_run=None) -> list[dict]:
         """Which SDKs, which ref, each SDK's job settings and the run's policies; bad params fail
         here, named with the known values."""
-        from sdk_campaigns.plan import with_policies
-        from sdk_campaigns.runs import plan_run
+        from sdk_campaigns.campaign.plan import with_policies
+        from sdk_campaigns.tasks import plan_run
 
         return with_policies(CONFIG, plan_run(CONFIG, params, dag_run), params)
 
     @task
     def ensure_batch_environment(sdk_plans: list[dict]) -> dict:
         """ECR repositories, the results bucket, IAM roles, Fargate compute environment and queue."""
-        from sdk_campaigns.runs import ensure_environment
+        from sdk_campaigns.tasks import ensure_environment
 
         return ensure_environment(CONFIG, sdk_plans, AWS_CONN_ID)
 
@@ -130,8 +130,8 @@ with DAG(
     def build_image(sdk_plan: dict, environment: dict) -> dict:
         """The SDK's test image: built and pushed to ECR only when its content hash is not in the
         registry yet. Links to the image in ECR."""
-        from sdk_campaigns import links
-        from sdk_campaigns.runs import build_sdk_image
+        from sdk_campaigns.reporting import links
+        from sdk_campaigns.tasks import build_sdk_image
 
         get_current_context()["sdk"] = sdk_plan["sdk"]
         image = build_sdk_image(sdk_plan, AWS_CONN_ID)
@@ -141,7 +141,7 @@ with DAG(
     @task(trigger_rule=ALL_DONE)
     def register_jobs(sdk_plans: list[dict], environment: dict) -> list[dict]:
         """A job definition per SDK whose image exists; one BatchOperator kwargs dict each."""
-        from sdk_campaigns.runs import job_submissions
+        from sdk_campaigns.tasks import job_submissions
 
         return job_submissions(CONFIG, sdk_plans, environment, AWS_CONN_ID)
 
@@ -149,9 +149,9 @@ with DAG(
     def collect(sdk_plan: dict) -> dict:
         """The SDK's job, its own log stream and its JUnit from S3, classified as passed, tests
         failed, infrastructure failed or results invalid. Links to the log stream and the results."""
-        from sdk_campaigns import links
-        from sdk_campaigns.aws import AwsContext
-        from sdk_campaigns.runs import collect_sdk
+        from sdk_campaigns.campaign.aws import AwsContext
+        from sdk_campaigns.reporting import links
+        from sdk_campaigns.tasks import collect_sdk
 
         get_current_context()["sdk"] = sdk_plan["sdk"]
         outcome = collect_sdk(CONFIG, sdk_plan, AWS_CONN_ID)
@@ -164,8 +164,8 @@ with DAG(
     def validate(sdk_plans: list[dict]) -> dict:
         """Great Expectations over every SDK's normalised results (schema, status values, unique
         test ids, every requested SDK present, durations, pass-rate SLOs). Links to the Data Docs."""
-        from sdk_campaigns import links
-        from sdk_campaigns.runs import validate_run
+        from sdk_campaigns.reporting import links
+        from sdk_campaigns.tasks import validate_run
 
         summary = validate_run(CONFIG, sdk_plans)
         links.persist(links.data_docs_links(CONFIG, sdk_plans[0]["run_id"]))
@@ -175,7 +175,7 @@ with DAG(
     @task(trigger_rule=ALL_DONE, outlets=[history_asset(CONFIG)])
     def publish(sdk_plans: list[dict]) -> str:
         """History partitions (idempotent per logical date and SDK) and the HTML report."""
-        from sdk_campaigns.runs import publish_run
+        from sdk_campaigns.tasks import publish_run
 
         return publish_run(CONFIG, sdk_plans)
 
@@ -184,7 +184,7 @@ with DAG(
         """Fail the run as the failure policy says: on infrastructure failures or invalid results
         (`infrastructure`), also on failed tests (`tests`), or never (`never`); broken expectations
         count under validation policy `fail`."""
-        from sdk_campaigns.runs import campaign_verdict
+        from sdk_campaigns.tasks import campaign_verdict
 
         campaign_verdict(CONFIG, sdk_plans)
 

@@ -1,10 +1,10 @@
 """SDK Health in Airflow's UI: a nav entry with the campaign dashboard and, on every DAG run, a
-tab with that run's results. The pages are served by sdk_campaigns.health_app, mounted on the
+tab with that run's results. The pages are served by sdk_campaigns.reporting.health_app, mounted on the
 api-server, and every one of them requires Airflow's login."""
 
 from airflow.plugins_manager import AirflowPlugin
 
-from sdk_campaigns.health_app import URL_PREFIX, create_app
+from sdk_campaigns.reporting.health_app import URL_PREFIX, create_app
 
 
 class SdkHealthPlugin(AirflowPlugin):

@@ -25,9 +25,9 @@ def stack_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("sdkc-home")
     previous = os.environ.get("SDK_CAMPAIGNS_HOME")
     os.environ["SDK_CAMPAIGNS_HOME"] = str(home)
-    from sdk_campaigns import local_stack
+    from sdk_campaigns.dev import stack
 
-    local_stack.up()
+    stack.up()
     yield home
     if previous is None:
         os.environ.pop("SDK_CAMPAIGNS_HOME", None)
@@ -43,8 +43,8 @@ def airflow_ui(stack_home, tmp_path_factory):
 
     import yaml
 
-    from sdk_campaigns import airflow_services, local_stack
     from sdk_campaigns.config import DEFAULT_CONFIG_PATH
+    from sdk_campaigns.dev import airflow_services, local_stack
 
     folder = tmp_path_factory.mktemp("scheduler")
     config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())

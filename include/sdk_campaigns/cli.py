@@ -8,33 +8,33 @@ import sys
 
 
 def _local(args: argparse.Namespace) -> int:
-    from sdk_campaigns import local_stack
+    from sdk_campaigns.dev import stack
 
     try:
         if args.action == "up":
             print("starting the local stack (idempotent)")
-            local_stack.up(install=not args.no_install, ui=not args.no_ui)
+            stack.up(install=not args.no_install, ui=not args.no_ui)
         elif args.action == "down":
-            local_stack.down()
+            stack.down()
         else:
-            checks = local_stack.status()
+            checks = stack.status()
             for check in checks:
                 print(f"  {'✔' if check.ok else '✘'} {check.name:<34} {check.detail}")
             return 0 if all(c.ok for c in checks) else 1
-    except local_stack.StackError as err:
+    except stack.StackError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from sdk_campaigns import demo
+    from sdk_campaigns.dev import demo
 
     return demo.run_demo(args)
 
 
 def _junit_summarize(args: argparse.Namespace) -> int:
-    from sdk_campaigns.junit import JUnitError, parse_junit_file, summarize
+    from sdk_campaigns.campaign.junit import JUnitError, parse_junit_file, summarize
 
     try:
         summary = summarize(parse_junit_file(args.file))
@@ -69,9 +69,9 @@ def _percent(rate: float | None) -> str:
 def _history(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from sdk_campaigns import analytics
     from sdk_campaigns.config import ConfigError, load_config
-    from sdk_campaigns.history import HistoryError
+    from sdk_campaigns.history import analytics
+    from sdk_campaigns.history.store import HistoryError
 
     try:
         config = load_config()

@@ -16,7 +16,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sdk_campaigns.sources import RESULTS_FORMATS, validate_ref, validate_repo_url, validate_test_command
+from sdk_campaigns.campaign.sources import (
+    RESULTS_FORMATS,
+    validate_ref,
+    validate_repo_url,
+    validate_test_command,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "include" / "campaign.yaml"

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from sdk_campaigns import analytics, feed, history, report
+from sdk_campaigns.history import analytics
+from sdk_campaigns.history import store as history
+from sdk_campaigns.reporting import feed, report
 
 pytestmark = pytest.mark.browser
 

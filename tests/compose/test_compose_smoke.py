@@ -16,8 +16,8 @@ import time
 import httpx
 import pytest
 
-from sdk_campaigns import local_stack
 from sdk_campaigns.config import REPO_ROOT
+from sdk_campaigns.dev import local_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.compose]
 

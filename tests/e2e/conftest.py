@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def run_airflow(args: list[str], timeout: int = 1500, env: dict | None = None) -> subprocess.CompletedProcess:
-    from sdk_campaigns import local_stack
+    from sdk_campaigns.dev import local_stack
 
     airflow = Path(sys.executable).with_name("airflow")
     return subprocess.run(
@@ -22,6 +22,6 @@ def run_airflow(args: list[str], timeout: int = 1500, env: dict | None = None) -
 def s3_client():
     import boto3
 
-    from sdk_campaigns import local_stack
+    from sdk_campaigns.dev import local_stack
 
     return boto3.client("s3", endpoint_url=local_stack.moto_url(), region_name="us-east-1")

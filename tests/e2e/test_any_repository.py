@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sdk_campaigns import history
 from sdk_campaigns.config import REPO_ROOT
+from sdk_campaigns.history import store as history
 
 from .conftest import run_airflow
 
@@ -81,7 +81,7 @@ def alert_queue(stack_home, tmp_path_factory):
     """An SNS topic (moto) with an SQS queue subscribed, and a campaign config alerting to it."""
     import boto3
 
-    from sdk_campaigns import local_stack
+    from sdk_campaigns.dev import local_stack
 
     def client(service):
         return boto3.client(service, endpoint_url=local_stack.moto_url(), region_name="us-east-1")

@@ -7,8 +7,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from sdk_campaigns import history
 from sdk_campaigns.config import load_config
+from sdk_campaigns.history import store as history
 
 from .conftest import run_airflow, s3_client
 
@@ -87,7 +87,7 @@ def test_jobs_own_log_lines_are_collected(campaign):
 def test_mapped_tasks_are_named_by_sdk_in_the_ui(campaign, stack_home):
     import sqlalchemy
 
-    from sdk_campaigns import local_stack
+    from sdk_campaigns.dev import local_stack
 
     engine = sqlalchemy.create_engine(local_stack.airflow_database_url())
     with engine.connect() as db:
@@ -111,7 +111,8 @@ def test_mapped_tasks_are_named_by_sdk_in_the_ui(campaign, stack_home):
 def metrics_before(stack_home):  # requested by `campaign`, so it reads before the run
     """What CloudWatch (moto, shared across runs) already holds for the campaign's minute:
     a rerun within the same minute adds to the sums, as CloudWatch would."""
-    from sdk_campaigns import local_stack, metrics
+    from sdk_campaigns.campaign import metrics
+    from sdk_campaigns.dev import local_stack
 
     moment = datetime.fromisoformat(LOGICAL_DATE).replace(second=0)
     cloudwatch = boto3.client("cloudwatch", endpoint_url=local_stack.moto_url(), region_name="us-east-1")

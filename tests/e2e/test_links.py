@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from sdk_campaigns import history
 from sdk_campaigns.config import load_config
-from sdk_campaigns.links import data_docs_link
+from sdk_campaigns.history import store as history
+from sdk_campaigns.reporting.links import data_docs_link
 
 from .conftest import run_airflow
 
@@ -81,7 +81,7 @@ def campaign(stack_home):
 @pytest.fixture(scope="module")
 def links(campaign):
     """{(task_id, sdk or None): {link name: URL or None}} for every task instance of the run."""
-    from sdk_campaigns import local_stack
+    from sdk_campaigns.dev import local_stack
 
     found = subprocess.run(
         [sys.executable, "-c", LINKS_SCRIPT, DAG_ID, LOGICAL_DATE],

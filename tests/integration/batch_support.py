@@ -1,6 +1,6 @@
 """Shared by the Batch integration tests: the smallest Fargate job definition moto accepts."""
 
-from sdk_campaigns import local_stack
+from sdk_campaigns.dev import local_stack
 
 
 def register_tiny_job_definition(

@@ -11,8 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sdk_campaigns import alerts, local_stack
-from sdk_campaigns.alerts import AlertError, WebhookError, send_alert
+from sdk_campaigns.campaign import alerts
+from sdk_campaigns.campaign.alerts import AlertError, WebhookError, send_alert
+from sdk_campaigns.dev import local_stack
 
 pytestmark = pytest.mark.stack
 

@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from sdk_campaigns import infrastructure, local_stack
-from sdk_campaigns.batch_jobs import ReattachingBatchOperator
+from sdk_campaigns.campaign import environment as infrastructure
+from sdk_campaigns.campaign.batch_jobs import ReattachingBatchOperator
 from sdk_campaigns.config import BatchSettings
+from sdk_campaigns.dev import local_stack
 
 from .batch_support import register_tiny_job_definition
 

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from sdk_campaigns import images, local_stack
+from sdk_campaigns.campaign import images
+from sdk_campaigns.dev import local_stack
 
 pytestmark = pytest.mark.stack
 

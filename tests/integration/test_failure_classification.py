@@ -9,8 +9,10 @@ import uuid
 import boto3
 import pytest
 
-from sdk_campaigns import collect, infrastructure, local_stack
+from sdk_campaigns.campaign import collect
+from sdk_campaigns.campaign import environment as infrastructure
 from sdk_campaigns.config import BatchSettings
+from sdk_campaigns.dev import local_stack
 
 from .batch_support import register_tiny_job_definition
 
@@ -85,7 +87,7 @@ def test_a_job_exiting_non_zero_is_an_infrastructure_failure_with_its_code(queue
 
 def test_a_job_killed_for_memory_is_an_infrastructure_failure(queue):
     """512 MiB job; the suite buffers ~1.5 GB. The local stack applies Fargate's memory limit
-    (sdk_campaigns.fargate_limits), so the kernel kills it with exit 137, as Fargate would."""
+    (sdk_campaigns.dev.fargate_limits), so the kernel kills it with exit 137, as Fargate would."""
     outcome = run_job(queue, ["sh", "-c", "sleep 2; head -c 1500000000 /dev/zero | tail > /dev/null"])
     assert outcome.job_status == "FAILED"
     assert outcome.exit_code == 137

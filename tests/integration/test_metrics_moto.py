@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sdk_campaigns import local_stack, metrics
+from sdk_campaigns.campaign import metrics
+from sdk_campaigns.dev import local_stack
 
 pytestmark = pytest.mark.stack
 

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from sdk_campaigns import analytics, feed, history, local_stack, publishing, report
+from sdk_campaigns.dev import local_stack
+from sdk_campaigns.history import analytics
+from sdk_campaigns.history import store as history
+from sdk_campaigns.reporting import feed, publishing, report
 
 pytestmark = pytest.mark.stack
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from sdk_campaigns import airflow_services, history
+from sdk_campaigns.dev import airflow_services
+from sdk_campaigns.history import store as history
 
 pytestmark = pytest.mark.stack
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sdk_campaigns import airflow_services, report
+from sdk_campaigns.dev import airflow_services
+from sdk_campaigns.reporting import report
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
 

@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from sdk_campaigns import airflow_services
+from sdk_campaigns.dev import airflow_services
 
 pytestmark = pytest.mark.stack
 

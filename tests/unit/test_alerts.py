@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from sdk_campaigns import alerts
-from sdk_campaigns.alerts import MAX_SUBJECT_CHARS, build_alert
+from sdk_campaigns.campaign import alerts
+from sdk_campaigns.campaign.alerts import MAX_SUBJECT_CHARS, build_alert
 
 RUN = {
     "dag_id": "sdk_test_campaign",

@@ -9,7 +9,8 @@ from collections import Counter
 import pytest
 from test_analytics import DAG, DAYS, SCRIPT, day, write_scripted_history
 
-from sdk_campaigns import analytics, charts
+from sdk_campaigns.history import analytics
+from sdk_campaigns.reporting import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -2,14 +2,14 @@
 
 import pytest
 
-from sdk_campaigns.collect import (
+from sdk_campaigns.campaign.collect import (
     SDK_INFRA_FAILED,
     SDK_PASSED,
     SDK_RESULTS_INVALID,
     SDK_TESTS_FAILED,
     classify,
 )
-from sdk_campaigns.junit import TestCase
+from sdk_campaigns.campaign.junit import TestCase
 
 
 def _job(status="FAILED", exit_code=None, reason=None, seconds=None, timeout=None):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from converters.go_test_json import to_junit
 
-from sdk_campaigns.junit import parse_junit
+from sdk_campaigns.campaign.junit import parse_junit
 
 TESTS = Path(__file__).resolve().parents[1]
 FIXTURES = TESTS / "fixtures" / "converters" / "go"

@@ -2,7 +2,7 @@
 
 from converters.tap import to_junit
 
-from sdk_campaigns.junit import parse_junit
+from sdk_campaigns.campaign.junit import parse_junit
 
 TAP = """TAP version 13
 1..5

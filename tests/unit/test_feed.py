@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from test_analytics import DAG, DAYS, day, tid, write_scripted_history
 
-from sdk_campaigns import analytics, feed
+from sdk_campaigns.history import analytics
+from sdk_campaigns.reporting import feed
 
 GENERATED_AT = datetime(2026, 10, 28, 7, 30, tzinfo=UTC)
 

@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from sdk_campaigns import history, runs
-from sdk_campaigns.assets import history_asset
-from sdk_campaigns.collect import SdkOutcome
+from sdk_campaigns import tasks as runs
+from sdk_campaigns.campaign.assets import history_asset
+from sdk_campaigns.campaign.collect import SdkOutcome
+from sdk_campaigns.history import store as history
 
 
 class _TaskInstance:

@@ -1,4 +1,4 @@
-from sdk_campaigns import images
+from sdk_campaigns.campaign import images
 
 
 def test_context_is_reproducible():

@@ -1,5 +1,5 @@
+from sdk_campaigns.campaign.environment import job_definition_spec
 from sdk_campaigns.config import SdkSettings
-from sdk_campaigns.infrastructure import job_definition_spec
 
 
 def _spec(**settings):

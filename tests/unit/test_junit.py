@@ -1,6 +1,6 @@
 import pytest
 
-from sdk_campaigns.junit import JUnitError, parse_junit
+from sdk_campaigns.campaign.junit import JUnitError, parse_junit
 
 PYTEST_XML = b"""<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="4">

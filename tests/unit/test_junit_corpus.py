@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sdk_campaigns import junit
-from sdk_campaigns.junit import parse_junit, parse_junit_file, summarize
+from sdk_campaigns.campaign import junit
+from sdk_campaigns.campaign.junit import parse_junit, parse_junit_file, summarize
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "junit"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())

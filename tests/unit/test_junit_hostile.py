@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sdk_campaigns import junit
-from sdk_campaigns.junit import (
+from sdk_campaigns.campaign import junit
+from sdk_campaigns.campaign.junit import (
     MAX_JUNIT_BYTES,
     JUnitError,
     parse_junit,

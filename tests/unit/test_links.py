@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from sdk_campaigns import links
-from sdk_campaigns.links import (
+from sdk_campaigns.reporting import links
+from sdk_campaigns.reporting.links import (
     CloudWatchLogLink,
     DataDocsLink,
     EcrImageLink,

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from sdk_campaigns import metrics
+from sdk_campaigns.campaign import metrics
 
 LOGICAL_DATE = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 

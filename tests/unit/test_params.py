@@ -8,9 +8,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from sdk_campaigns import runs
-from sdk_campaigns.plan import REF_PARAM_PATTERN
-from sdk_campaigns.sources import SourceError, validate_ref
+from sdk_campaigns import tasks as runs
+from sdk_campaigns.campaign.plan import REF_PARAM_PATTERN
+from sdk_campaigns.campaign.sources import SourceError, validate_ref
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 

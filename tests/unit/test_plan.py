@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from sdk_campaigns.plan import PlanError, plan_campaign, run_policies, with_policies
+from sdk_campaigns.campaign.plan import PlanError, plan_campaign, run_policies, with_policies
 
 
 def _plan(config, **kwargs):

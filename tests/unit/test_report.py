@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from sdk_campaigns import report
-from sdk_campaigns.dashboard_html import FLAKY_RULE, render_dashboard_html
-from sdk_campaigns.report import render_report
+from sdk_campaigns.reporting import report
+from sdk_campaigns.reporting.dashboard import FLAKY_RULE, render_dashboard_html
+from sdk_campaigns.reporting.report import render_report
 
 HOSTILE = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -1,7 +1,7 @@
 """What one run changed, as the alerts see it: regressions, fixes, new flaky tests, newly broken."""
 
-from sdk_campaigns import history
-from sdk_campaigns.analytics import run_findings
+from sdk_campaigns.history import store as history
+from sdk_campaigns.history.analytics import run_findings
 
 DAG = "sdk_test_campaign"
 DATES = ["2026-11-01T06:00:00+00:00", "2026-11-02T06:00:00+00:00", "2026-11-03T06:00:00+00:00"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sdk_campaigns.validation import validate_results
+from sdk_campaigns.campaign.validation import validate_results
 
 SLOS = {sdk: {"min_pass_rate": 0.5, "max_test_seconds": 10} for sdk in ("python", "go")}
 

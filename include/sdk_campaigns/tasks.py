@@ -12,15 +12,17 @@ from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sdk_campaigns import collect as collecting
-from sdk_campaigns import history, infrastructure, metrics, report
-from sdk_campaigns.assets import history_asset
-from sdk_campaigns.aws import AwsContext
+from sdk_campaigns.campaign import collect as collecting
+from sdk_campaigns.campaign import environment as infrastructure
+from sdk_campaigns.campaign import metrics
+from sdk_campaigns.campaign.assets import history_asset
+from sdk_campaigns.campaign.aws import AwsContext
+from sdk_campaigns.campaign.images import BASE_IMAGE, build_and_push, docker_client
+from sdk_campaigns.campaign.junit import MAX_JUNIT_BYTES
+from sdk_campaigns.campaign.plan import DEFAULT_FAILURE_POLICY, plan_campaign
 from sdk_campaigns.config import CampaignConfig
-from sdk_campaigns.images import build_and_push
-from sdk_campaigns.junit import MAX_JUNIT_BYTES
-from sdk_campaigns.local_stack import BASE_IMAGE
-from sdk_campaigns.plan import DEFAULT_FAILURE_POLICY, plan_campaign
+from sdk_campaigns.history import store as history
+from sdk_campaigns.reporting import report
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,6 @@ def ensure_environment(config: CampaignConfig, plans: list[dict], aws_conn_id: s
 
 
 def build_sdk_image(plan: dict, aws_conn_id: str) -> dict:
-    from sdk_campaigns.local_stack import docker_client
 
     aws = AwsContext(aws_conn_id)
     pushed = build_and_push(
@@ -242,7 +243,7 @@ def read_outcomes(config: CampaignConfig, plans: list[dict], aws_conn_id: str = 
 
 
 def validate_run(config: CampaignConfig, plans: list[dict], aws_conn_id: str = "aws_default") -> dict:
-    from sdk_campaigns.validation import validate_results
+    from sdk_campaigns.campaign.validation import validate_results
 
     outcomes = read_outcomes(config, plans, aws_conn_id)
     rows = [row for outcome in outcomes for row in outcome["rows"]]
@@ -320,7 +321,8 @@ def publish_report(
 ) -> None:
     """The run's report with the campaign's dashboard, latest.html (unless this run is a backfill
     of an older date), feed.json and badges; and, in production, all of it to report_s3_uri."""
-    from sdk_campaigns import analytics, feed, publishing
+    from sdk_campaigns.history import analytics
+    from sdk_campaigns.reporting import feed, publishing
 
     dag_id, uri = config.campaign.dag_id, config.history_uri()
     summaries = history.read_summaries(uri, dag_id)
@@ -359,8 +361,8 @@ def announce_findings(
 
     A channel that fails is logged, not raised: history and report are already published.
     """
-    from sdk_campaigns.alerts import AlertError, send_alert
-    from sdk_campaigns.analytics import run_findings
+    from sdk_campaigns.campaign.alerts import AlertError, send_alert
+    from sdk_campaigns.history.analytics import run_findings
 
     dag_id = config.campaign.dag_id
     findings = run_findings(uri, dag_id, plan["logical_date"])

@@ -20,6 +20,9 @@ from pathlib import Path
 from sdk_campaigns.config import REPO_ROOT
 
 IMAGES_DIR = REPO_ROOT / "images"
+# Every image builds FROM this (build arg BASE_IMAGE); the local stack builds it with debootstrap
+# when no public registry can be reached, under the same name.
+BASE_IMAGE = os.environ.get("SDK_CAMPAIGNS_BASE_IMAGE", "debian:bookworm-slim")
 SHARED_GLUE_DIR = "common"
 # Extra CA certificates the builds must trust (a TLS-inspecting proxy in front of the
 # package registries, for instance). Copied into every image as extra-ca/.
@@ -52,6 +55,13 @@ class PushedImage:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def docker_client():
+    """The Docker Engine of DOCKER_HOST (or the local socket): the `docker` builder's engine."""
+    import docker
+
+    return docker.from_env(timeout=300)
 
 
 def _context_files(folder: str, images_dir: Path) -> list[Path]:

@@ -50,7 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sdk_campaigns.validation import RESULT_COLUMNS
+from sdk_campaigns.campaign.validation import RESULT_COLUMNS
 
 SCHEMA_VERSION = 2
 VERSION_KEY = b"sdk_campaigns.schema_version"

@@ -17,7 +17,7 @@ import argparse
 import logging
 import sys
 
-log = logging.getLogger("sdk_campaigns.fargate_limits")
+log = logging.getLogger("sdk_campaigns.dev.fargate_limits")
 MIB = 1024 * 1024
 CPU_PERIOD = 100_000  # microseconds; quota = vCPU × period
 

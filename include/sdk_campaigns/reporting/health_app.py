@@ -39,7 +39,7 @@ def reports_url(dag_id: str) -> str:
 
 
 def report_url(dag_id: str, run_id: str) -> str:
-    from sdk_campaigns import report
+    from sdk_campaigns.reporting import report
 
     return f"{reports_url(dag_id)}{report.run_folder(run_id)}/{report.REPORT_FILE}"
 
@@ -60,7 +60,7 @@ def _require_dag_access(dag_id: str):
 
 
 def _summaries(config: CampaignConfig) -> list[dict]:
-    from sdk_campaigns import history
+    from sdk_campaigns.history import store as history
 
     return history.read_summaries(config.history_uri(), config.campaign.dag_id)
 
@@ -84,8 +84,9 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
                 f"Trigger <code>{escape(dag_id)}</code> and come back when its run has finished.</p>"
             )
             return PAGE.format(title="SDK Health", body=body)
-        from sdk_campaigns import analytics, report
-        from sdk_campaigns.dashboard_html import render_dashboard_html
+        from sdk_campaigns.history import analytics
+        from sdk_campaigns.reporting import report
+        from sdk_campaigns.reporting.dashboard import render_dashboard_html
 
         dashboard = analytics.dashboard(config.history_uri(), dag_id)
         run_links = report.run_report_links(summaries, base=reports_url(dag_id))
@@ -97,14 +98,14 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
     def dashboard_json() -> dict:
         if not _summaries(config):
             return {"dag_id": dag_id, "pass_fail_history": []}
-        from sdk_campaigns import analytics
+        from sdk_campaigns.history import analytics
 
         return analytics.dashboard(config.history_uri(), dag_id)
 
     @app.get("/runs/{run_id}")
     def run_view(run_id: str):
         """One run's results: its report once published, else what is known so far."""
-        from sdk_campaigns import report
+        from sdk_campaigns.reporting import report
 
         if report.report_path(config.report_dir(), dag_id, run_id).is_file():
             return RedirectResponse(report_url(dag_id, run_id))

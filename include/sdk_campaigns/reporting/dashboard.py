@@ -10,15 +10,15 @@ Input: `analytics.dashboard(...)`. Every name, message and link in it is treated
 
 from __future__ import annotations
 
-from sdk_campaigns import charts
-from sdk_campaigns.analytics import (
+from sdk_campaigns.history.analytics import (
     FLAKY_CLEARED_AFTER,
     FLAKY_WINDOW_DAYS,
     REGRESSION_MIN_RATIO,
     REGRESSION_MIN_SAMPLES,
     REGRESSION_MIN_SECONDS,
 )
-from sdk_campaigns.charts import percent, safe_href, status_label, text
+from sdk_campaigns.reporting import charts
+from sdk_campaigns.reporting.charts import percent, safe_href, status_label, text
 
 STYLE = """
 .sdk-health{font:14px/1.45 system-ui,sans-serif;color:#1d232b}

@@ -22,12 +22,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from sdk_campaigns.campaign.images import BASE_IMAGE, docker_client
 from sdk_campaigns.config import REPO_ROOT, data_home
 
-BASE_IMAGE = os.environ.get("SDK_CAMPAIGNS_BASE_IMAGE", "debian:bookworm-slim")
 DEBIAN_SUITE = "bookworm"
 MOTO_PORT = int(os.environ.get("SDK_CAMPAIGNS_MOTO_PORT", "5100"))
 REGISTRY_PORT = int(os.environ.get("SDK_CAMPAIGNS_REGISTRY_PORT", "5000"))
@@ -41,13 +40,6 @@ DOCKER_HOWTO = (
 
 class StackError(RuntimeError):
     """A piece of the local stack cannot be started; the message says what to do."""
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
 
 
 def moto_url() -> str:
@@ -99,7 +91,7 @@ def airflow_env() -> dict[str, str]:
     }
 
 
-def _log(message: str) -> None:
+def say(message: str) -> None:
     print(message, flush=True)
 
 
@@ -127,7 +119,7 @@ def _is_debian_root() -> bool:
 
 
 def _apt_install(*packages: str) -> None:
-    _log(f"  installing {' '.join(packages)} with apt-get (Debian, root)")
+    say(f"  installing {' '.join(packages)} with apt-get (Debian, root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
     subprocess.run(
@@ -184,12 +176,6 @@ def stop_background(name: str) -> bool:
 # --- Docker Engine ---------------------------------------------------------------------------------
 
 
-def docker_client():
-    import docker
-
-    return docker.from_env(timeout=300)
-
-
 def docker_ping() -> bool:
     try:
         return bool(docker_client().ping())
@@ -212,7 +198,7 @@ def ensure_docker(install: bool = True) -> str:
 # --- Debian base image -----------------------------------------------------------------------------
 
 
-def _image_exists(name: str) -> bool:
+def image_exists(name: str) -> bool:
     import docker.errors
 
     try:
@@ -223,16 +209,14 @@ def _image_exists(name: str) -> bool:
 
 
 def ensure_base_image() -> str:
-    if _image_exists(BASE_IMAGE):
+    if image_exists(BASE_IMAGE):
         return "present"
     repository, _, tag = BASE_IMAGE.partition(":")
     try:
         docker_client().images.pull(repository, tag=tag or "latest")
         return "pulled"
     except Exception as err:  # no route to the public registry is the common case here
-        _log(
-            f"  pull of {BASE_IMAGE} failed ({str(err).splitlines()[0][:120]}); building it with debootstrap"
-        )
+        say(f"  pull of {BASE_IMAGE} failed ({str(err).splitlines()[0][:120]}); building it with debootstrap")
     return build_base_image()
 
 
@@ -332,7 +316,7 @@ def ensure_moto() -> str:
 
 # --- Fargate limits for moto's jobs ---------------------------------------------------------------
 
-LIMITS_MODULE = "sdk_campaigns.fargate_limits"
+LIMITS_MODULE = "sdk_campaigns.dev.fargate_limits"
 
 
 def fargate_limits_running() -> bool:
@@ -440,7 +424,7 @@ def stop_postgres() -> bool:
 # --- Airflow home ----------------------------------------------------------------------------------
 
 
-def _migrated_marker() -> Path:
+def migrated_marker() -> Path:
     # One marker per database, so a home moved to another database is migrated again.
     key = hashlib.sha256(airflow_database_url().encode()).hexdigest()[:12]
     return airflow_home() / f".migrated-{key}"
@@ -449,7 +433,7 @@ def _migrated_marker() -> Path:
 def ensure_airflow_home() -> str:
     home = airflow_home()
     home.mkdir(parents=True, exist_ok=True)
-    if _migrated_marker().exists():
+    if migrated_marker().exists():
         return f"ready at {home}"
     airflow = Path(sys.executable).with_name("airflow")
     result = subprocess.run(
@@ -460,7 +444,7 @@ def ensure_airflow_home() -> str:
     )
     if result.returncode != 0:
         raise StackError(f"`airflow db migrate` failed:\n{result.stderr[-2000:]}")
-    _migrated_marker().touch()
+    migrated_marker().touch()
     return f"created at {home}"
 
 
@@ -470,63 +454,3 @@ def write_env_file() -> Path:
     lines = [f"export {name}='{value}'" for name, value in airflow_env().items()]
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-# --- up / down / status ----------------------------------------------------------------------------
-
-STEPS: list[tuple[str, Callable[[], str]]] = [
-    ("docker engine", ensure_docker),
-    (f"base image {BASE_IMAGE}", ensure_base_image),
-    ("oci registry", ensure_registry),
-    ("moto server", ensure_moto),
-    ("fargate limits", ensure_fargate_limits),
-    ("postgresql", ensure_postgres),
-    ("airflow home", ensure_airflow_home),
-]
-
-
-def up(install: bool = True, ui: bool = False) -> None:
-    """Start every piece; with `ui`, also Airflow's components and print the UI's login."""
-    from sdk_campaigns import airflow_services
-
-    stack_dir().mkdir(parents=True, exist_ok=True)
-    steps = STEPS + ([("airflow ui + scheduler", airflow_services.ensure_services)] if ui else [])
-    for name, step in steps:
-        started = time.monotonic()
-        detail = ensure_docker(install) if step is ensure_docker else step()
-        _log(f"  ✔ {name:<34} {detail} ({time.monotonic() - started:.1f} s)")
-    _log(f"  ✔ {'environment file':<34} source {write_env_file()}")
-    if ui:
-        user, password = airflow_services.login()
-        _log(f"\nAirflow UI: {airflow_services.base_url()}  login: {user} / {password}")
-        _log(f"(the password is in {airflow_services.passwords_file()})")
-
-
-def down() -> None:
-    from sdk_campaigns import airflow_services
-
-    names = [f"airflow-{c}" for c in airflow_services.COMPONENTS]
-    for name in [*names, "fargate-limits", "moto", "registry", "dockerd"]:
-        stopped = stop_background(name)
-        _log(f"  {'stopped' if stopped else 'not started by sdk-campaigns:'} {name}")
-    _log(f"  {'stopped' if stop_postgres() else 'not started by sdk-campaigns:'} postgresql")
-
-
-def status() -> list[Check]:
-    from sdk_campaigns import airflow_services
-
-    docker_ok = docker_ping()
-    return [
-        Check("docker engine", docker_ok, "reachable" if docker_ok else "not reachable"),
-        Check(
-            f"base image {BASE_IMAGE}",
-            docker_ok and _image_exists(BASE_IMAGE),
-            "present" if docker_ok and _image_exists(BASE_IMAGE) else "missing",
-        ),
-        Check("oci registry", registry_ready(), registry_host()),
-        Check("moto server", moto_ready(), moto_url()),
-        Check("fargate limits", fargate_limits_running(), "job containers limited like Fargate"),
-        Check("postgresql", postgres_ready(), airflow_database_url().rsplit("@", 1)[-1]),
-        Check("airflow home", _migrated_marker().exists(), str(airflow_home())),
-        Check("airflow ui + scheduler", airflow_services.healthy(), airflow_services.base_url()),
-    ]

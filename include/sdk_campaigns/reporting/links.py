@@ -94,8 +94,8 @@ def s3_prefix_url(region: str, bucket: str, prefix: str) -> str:
 
 def data_docs_link(dag_id: str, run_id: str) -> str:
     """Where the SDK Health plugin serves a run's Data Docs: beside the run's report."""
-    from sdk_campaigns.health_app import reports_url
-    from sdk_campaigns.report import run_folder
+    from sdk_campaigns.reporting.health_app import reports_url
+    from sdk_campaigns.reporting.report import run_folder
 
     if not (_text(dag_id, 250) and _text(run_id, 250)):
         return ""
@@ -118,7 +118,7 @@ def results_links(batch, job_id: str | None, bucket: str, prefix: str) -> dict[s
     description, as collect reads it; a job that never ran has no stream)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from sdk_campaigns.collect import job_log_stream
+    from sdk_campaigns.campaign.collect import job_log_stream
 
     region = batch.meta.region_name
     links = {"s3": {"region": region, "bucket": bucket, "prefix": prefix}}
@@ -137,7 +137,7 @@ def results_links(batch, job_id: str | None, bucket: str, prefix: str) -> dict[s
 
 def data_docs_links(config: CampaignConfig, run_id: str) -> dict[str, dict]:
     """validate's part: the run's Data Docs, once written beside the run's report."""
-    from sdk_campaigns.report import report_path
+    from sdk_campaigns.reporting.report import report_path
 
     written = report_path(config.report_dir(), config.campaign.dag_id, run_id).parent / DATA_DOCS_FILE
     if not written.is_file():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 from urllib.parse import urlparse
 
-from sdk_campaigns.images import RegistryAuth
+from sdk_campaigns.campaign.images import RegistryAuth
 
 REGISTRY_EXTRA = "sdk_campaigns_registry"
 

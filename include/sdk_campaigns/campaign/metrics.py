@@ -55,7 +55,7 @@ GET_METRIC_DATA_QUERY_LIMIT = 500
 MAX_DATAPOINT_AGE = timedelta(days=14)
 MAX_DATAPOINT_LEAD = timedelta(hours=2)
 
-# Outcome statuses (the values of sdk_campaigns.collect's SDK_* constants; kept literal here
+# Outcome statuses (the values of sdk_campaigns.campaign.collect's SDK_* constants; kept literal here
 # so this module imports nothing heavier than the standard library).
 TESTS_FAILED = "tests_failed"
 INFRA_FAILED = "infrastructure_failed"

@@ -45,7 +45,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sdk_campaigns import history
+from sdk_campaigns.history import store as history
 
 FLAKY_WINDOW_DAYS = 14
 FLAKY_CLEARED_AFTER = 5
@@ -442,7 +442,7 @@ def dashboard(uri: str, dag_id: str, *, sdk: str | None = None, as_of: str | dat
 
 
 def run_findings(uri: str, dag_id: str, logical_date: str | datetime) -> dict:
-    """What the run of `logical_date` changed, for alerts (sdk_campaigns.alerts):
+    """What the run of `logical_date` changed, for alerts (sdk_campaigns.campaign.alerts):
 
     - regressions / fixed: that run's newly failing / newly fixed tests (for SDKs whose newest
       run with test rows is this run);

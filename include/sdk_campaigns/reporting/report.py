@@ -18,9 +18,9 @@ from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
-from sdk_campaigns.charts import STATUS_LABEL, logical_time
-from sdk_campaigns.dashboard_html import render_dashboard_html
-from sdk_campaigns.publishing import write_atomically
+from sdk_campaigns.reporting.charts import STATUS_LABEL, logical_time
+from sdk_campaigns.reporting.dashboard import render_dashboard_html
+from sdk_campaigns.reporting.publishing import write_atomically
 
 REPORT_FILE = "report.html"
 LATEST_FILE = "latest.html"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from sdk_campaigns.campaign.sources import SourceError, validate_ref, validate_repo_url, validate_test_command
 from sdk_campaigns.config import CampaignConfig
-from sdk_campaigns.sources import SourceError, validate_ref, validate_repo_url, validate_test_command
 
 OVERRIDE_KEYS = ("repo_url", "ref", "test_command")
 

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sdk_campaigns.junit import STATUSES, JUnitError, TestCase, parse_junit_stream, summarize
-from sdk_campaigns.metrics import queue_wait_seconds
+from sdk_campaigns.campaign.junit import STATUSES, JUnitError, TestCase, parse_junit_stream, summarize
+from sdk_campaigns.campaign.metrics import queue_wait_seconds
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sdk_campaigns.charts import logical_time, status_label
-from sdk_campaigns.publishing import write_atomically
+from sdk_campaigns.reporting.charts import logical_time, status_label
+from sdk_campaigns.reporting.publishing import write_atomically
 
 SCHEMA_VERSION = 1
 RECENT_RUNS = 30

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sdk_campaigns.junit import STATUSES
+from sdk_campaigns.campaign.junit import STATUSES
 
 RESULT_COLUMNS = [
     "run_id",
