@@ -14,23 +14,18 @@ bearer token, checked by Airflow's own auth manager. An anonymous request gets 4
 
 from __future__ import annotations
 
-from html import escape
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from sdk_campaigns.config import CampaignConfig, cached_config
+from sdk_campaigns.reporting import templating
 
 # Every Airflow component imports plugins, task processes included: the heavy modules (DuckDB,
 # Arrow) are imported by the routes, in the api-server only.
 
 URL_PREFIX = "/sdk-health"
-PAGE = (
-    "<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-    "<style>body{{margin:1rem 1.5rem;font:14px/1.45 system-ui,sans-serif}}</style></head>"
-    "<body>{body}</body></html>"
-)
 
 
 def reports_url(dag_id: str) -> str:
@@ -79,20 +74,17 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
     def dashboard_page() -> str:
         summaries = _summaries(config)
         if not summaries:
-            body = (
-                f"<h2>SDK health: {escape(dag_id)}</h2><p>No campaign has published results yet. "
-                f"Trigger <code>{escape(dag_id)}</code> and come back when its run has finished.</p>"
-            )
-            return PAGE.format(title="SDK Health", body=body)
+            return templating.render("health_page.html.j2", dag_id=dag_id, board=None)
         from sdk_campaigns.history import analytics
         from sdk_campaigns.reporting import report
-        from sdk_campaigns.reporting.dashboard import render_dashboard_html
+        from sdk_campaigns.reporting.dashboard import dashboard_view
 
-        dashboard = analytics.dashboard(config.history_uri(), dag_id)
-        run_links = report.run_report_links(summaries, base=reports_url(dag_id))
-        log_links = report.run_log_links(summaries, base=reports_url(dag_id))
-        body = render_dashboard_html(dashboard, run_links=run_links, log_links=log_links)
-        return PAGE.format(title="SDK Health", body=body)
+        board = dashboard_view(
+            analytics.dashboard(config.history_uri(), dag_id),
+            run_links=report.run_report_links(summaries, base=reports_url(dag_id)),
+            log_links=report.run_log_links(summaries, base=reports_url(dag_id)),
+        )
+        return templating.render("health_page.html.j2", dag_id=dag_id, board=board)
 
     @app.get("/api/dashboard")
     def dashboard_json() -> dict:
@@ -110,16 +102,7 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
         if report.report_path(config.report_dir(), dag_id, run_id).is_file():
             return RedirectResponse(report_url(dag_id, run_id))
         published = [s for s in _summaries(config) if s.get("run_id") == run_id]
-        body = (
-            f"<h2>Run {escape(run_id)}</h2><p>"
-            + (
-                f"{len(published)} SDK result(s) are in the history, but the report is missing."
-                if published
-                else "No results published for this run yet: its publish task has not run."
-            )
-            + "</p>"
-        )
-        return HTMLResponse(PAGE.format(title=f"Run {escape(run_id)}", body=body))
+        return HTMLResponse(templating.render("run_pending.html.j2", run_id=run_id, published=len(published)))
 
     @app.get("/reports/{requested_dag}/{path:path}")
     def report_file(requested_dag: str, path: str) -> FileResponse:

@@ -1,9 +1,10 @@
 """The static HTML report of one campaign run, with each SDK's recent history and, given the
 dashboard's answers, the SDK health section (heatmap, trends, broken since, regressions,
-flaky and slow tests: see dashboard_html.py).
+flaky and slow tests: see dashboard.py).
 
-Self-contained (no scripts, no CDN, no fetch of any kind). Every string that came from a
-container (test names, messages, log lines) is escaped.
+Self-contained (no scripts, no CDN, no fetch of any kind). The page is templates/report.html.j2:
+every string that came from a container (test names, messages, log lines) is escaped by the
+template's autoescape.
 
 Links between reports are relative to the run's folder (``<report_dir>/<dag_id>/<run>/``), so
 they work from file://, from a web server and from S3 alike; latest.html, one folder up,
@@ -14,40 +15,69 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
+from sdk_campaigns.reporting import templating
 from sdk_campaigns.reporting.charts import STATUS_LABEL, logical_time
-from sdk_campaigns.reporting.dashboard import render_dashboard_html
+from sdk_campaigns.reporting.dashboard import dashboard_view
 from sdk_campaigns.reporting.publishing import write_atomically
 
 REPORT_FILE = "report.html"
 LATEST_FILE = "latest.html"
-STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d232b}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem}
-th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{background:#f3f5f7}
-.passed{background:#dafbe1}.tests_failed,.failed,.error{background:#ffebe9}
-.infrastructure_failed{background:#fff1c2}.results_invalid{background:#f2e6ff}.skipped{background:#eef1f4}
-pre{background:#f6f8fa;padding:.6rem;max-height:18rem;overflow:auto;font-size:12px}
-.cell{display:inline-block;width:1.1rem;height:1.1rem;margin-right:2px;border:1px solid #d0d7de}
-"""
-
-
-def _escape(value) -> str:
-    """Escape for HTML; None (a column the history has no value for) shows as nothing."""
-    return "" if value is None else escape(str(value))
-
-
-def _row(cells: list[str], css: str = "") -> str:
-    cls = f' class="{css}"' if css else ""
-    return f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
 def _seconds(value) -> str:
     return f"{value:.1f} s" if isinstance(value, int | float) else "–"
+
+
+def _sdk_view(partition: dict) -> dict:
+    """One SDK's row in the "Per SDK" table and its section, as report.html.j2 shows them."""
+    s, rows = partition["summary"], partition["rows"]
+    counts = s.get("counts", {})
+    return {
+        "sdk": s["sdk"],
+        "status": s["status"],
+        "status_label": STATUS_LABEL.get(s["status"], s["status"]),
+        **{outcome: counts.get(outcome, 0) for outcome in ("passed", "failed", "error", "skipped")},
+        "job_seconds": _seconds(s.get("job_seconds")),
+        "reason": s.get("reason", ""),
+        "image": (s.get("image_digest") or "")[:19],
+        "results_uri": s.get("results_uri", ""),
+        "log_stream": s.get("log_stream") or "none",
+        "metrics": [f"{name} {value:g}" for name, value in sorted((s.get("metrics") or {}).items())],
+        "tests": [
+            {
+                "name": f"{r['classname']}.{r['name']}" if r["classname"] else r["name"],
+                "status": r["status"],
+                "duration": _seconds(r["duration"]),
+                "message": r["message"],
+            }
+            for r in sorted(rows, key=lambda r: (r["status"] == "passed", r["classname"], r["name"]))
+        ],
+        "log_excerpt": s.get("log_excerpt") or [],
+    }
+
+
+def _history_view(history: list[dict]) -> list[tuple[str, list[dict]]]:
+    """(sdk, its last 30 runs oldest first) for each SDK, by name."""
+    by_sdk: dict[str, list[dict]] = {}
+    for summary in history:
+        by_sdk.setdefault(summary["sdk"], []).append(summary)
+    return [
+        (
+            sdk,
+            [
+                {
+                    "status": r["status"],
+                    "logical_date": r["logical_date"],
+                    "status_label": STATUS_LABEL.get(r["status"], r["status"]),
+                }
+                for r in runs[-30:]
+            ],
+        )
+        for sdk, runs in sorted(by_sdk.items())
+    ]
 
 
 def render_report(
@@ -62,96 +92,24 @@ def render_report(
 ) -> str:
     """The run's report. `history`: the DAG's summaries (history.read_summaries); `dashboard`:
     analytics.dashboard's answers, shown as the SDK health section when given."""
-    e = _escape
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{e(dag_id)} {e(logical_date)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>SDK test campaign {e(dag_id)}</h1>",
-        f"<p>Run <code>{e(run_id)}</code>, logical date {e(logical_date)}. "
-        f"Validation: <strong>{e(validation.get('summary', 'not run'))}</strong>"
-        + (
-            " (<a href='data-docs/index.html'>Great Expectations Data Docs</a>)"
-            if validation.get("data_docs")
-            else ""
-        )
-        + "</p>",
-        "<h2>Per SDK</h2><table><tr><th>SDK</th><th>status</th><th>passed</th><th>failed</th>"
-        "<th>error</th><th>skipped</th><th>job duration</th><th>why</th><th>image</th></tr>",
-    ]
-    for partition in partitions:
-        s = partition["summary"]
-        c = s.get("counts", {})
-        parts.append(
-            _row(
-                [
-                    e(s["sdk"]),
-                    e(STATUS_LABEL.get(s["status"], s["status"])),
-                    str(c.get("passed", 0)),
-                    str(c.get("failed", 0)),
-                    str(c.get("error", 0)),
-                    str(c.get("skipped", 0)),
-                    _seconds(s.get("job_seconds")),
-                    e(s.get("reason", "")),
-                    f"<code>{e((s.get('image_digest') or '')[:19])}</code>",
-                ],
-                e(s["status"]),
-            )
-        )
-    parts.append("</table>")
-
-    parts.append("<h2>History</h2><table><tr><th>SDK</th><th>recent runs (oldest → newest)</th></tr>")
-    by_sdk: dict[str, list[dict]] = {}
-    for summary in history:
-        by_sdk.setdefault(summary["sdk"], []).append(summary)
-    for sdk, runs in sorted(by_sdk.items()):
-        cells = "".join(
-            f"<span class='cell {e(r['status'])}' title='{e(r['logical_date'])}: "
-            f"{e(STATUS_LABEL.get(r['status'], r['status']))}'></span>"
-            for r in runs[-30:]
-        )
-        parts.append(_row([e(sdk), cells]))
-    parts.append("</table>")
+    board = None
     if dashboard is not None:
-        parts.append(
-            render_dashboard_html(
-                dashboard,
-                run_links=run_report_links(history, base="../"),
-                log_links=run_log_links(history, base="../"),
-            )
+        board = dashboard_view(
+            dashboard,
+            run_links=run_report_links(history, base="../"),
+            log_links=run_log_links(history, base="../"),
         )
-
-    for partition in partitions:
-        s = partition["summary"]
-        parts.append(f"<h2 id='sdk-{e(s['sdk'])}'>{e(s['sdk'])}</h2>")
-        parts.append(
-            f"<p>Results: <code>{e(s.get('results_uri', ''))}</code>; "
-            f"log stream: <code>{e(s.get('log_stream') or 'none')}</code></p>"
-        )
-        if s.get("metrics"):
-            shown = ", ".join(f"{e(name)} {value:g}" for name, value in sorted(s["metrics"].items()))
-            parts.append(f"<p>CloudWatch (namespace SdkCampaigns, read back): {shown}</p>")
-        rows = sorted(partition["rows"], key=lambda r: (r["status"] == "passed", r["classname"], r["name"]))
-        if rows:
-            parts.append("<table><tr><th>test</th><th>status</th><th>duration</th><th>message</th></tr>")
-            for r in rows:
-                parts.append(
-                    _row(
-                        [
-                            e(f"{r['classname']}.{r['name']}" if r["classname"] else r["name"]),
-                            e(r["status"]),
-                            _seconds(r["duration"]),
-                            e(r["message"]),
-                        ],
-                        e(r["status"]),
-                    )
-                )
-            parts.append("</table>")
-        if s.get("log_excerpt"):
-            parts.append("<details><summary>job log (last lines)</summary><pre>")
-            parts.append(e("\n".join(s["log_excerpt"])))
-            parts.append("</pre></details>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return templating.render(
+        "report.html.j2",
+        dag_id=dag_id,
+        run_id=run_id,
+        logical_date=logical_date,
+        validation=validation.get("summary", "not run"),
+        data_docs=bool(validation.get("data_docs")),
+        sdks=[_sdk_view(partition) for partition in partitions],
+        history=_history_view(history),
+        board=board,
+    )
 
 
 def run_folder(run_id: str) -> str:
