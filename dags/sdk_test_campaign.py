@@ -32,12 +32,14 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, chain, get_current_context, task
 from airflow.task.trigger_rule import TriggerRule
 
+from sdk_campaigns import task_ids
 from sdk_campaigns.campaign.assets import history_asset
 from sdk_campaigns.campaign.batch_jobs import ReattachingBatchOperator
 from sdk_campaigns.campaign.plan import (
     DEFAULT_FAILURE_POLICY,
     FAILURE_POLICIES,
     REF_PARAM_PATTERN,
+    RUN_XCOM_KEY,
     VALIDATION_POLICIES,
 )
 from sdk_campaigns.config import cached_config
@@ -110,93 +112,87 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task
+    @task(task_id=task_ids.PLAN)
     def plan(params: dict, dag_run=None) -> list[dict]:
         """Which SDKs, which ref, each SDK's job settings and the run's policies; bad params fail
         here, named with the known values."""
-        from sdk_campaigns.campaign.plan import with_policies
-        from sdk_campaigns.tasks import plan_run
+        from sdk_campaigns import tasks
 
-        return with_policies(CONFIG, plan_run(CONFIG, params, dag_run), params)
+        return tasks.plan(CONFIG, params, dag_run)
 
-    @task
-    def ensure_batch_environment(sdk_plans: list[dict]) -> dict:
+    @task(task_id=task_ids.CHECK_ENVIRONMENT)
+    def ensure_batch_environment(run: dict, sdk_plans: list[dict]) -> dict:
         """ECR repositories, the results bucket, IAM roles, Fargate compute environment and queue."""
-        from sdk_campaigns.tasks import ensure_environment
+        from sdk_campaigns import tasks
 
-        return ensure_environment(CONFIG, sdk_plans, AWS_CONN_ID)
+        return tasks.ensure_batch_environment(CONFIG, run, sdk_plans, AWS_CONN_ID)
 
-    @task(map_index_template="{{ sdk }}", retries=1, retry_delay=timedelta(seconds=20))
-    def build_image(sdk_plan: dict, environment: dict) -> dict:
+    @task(
+        task_id=task_ids.BUILD_IMAGE,
+        map_index_template="{{ sdk }}",
+        retries=1,
+        retry_delay=timedelta(seconds=20),
+    )
+    def build_image(sdk_plan: dict, resources: dict) -> dict:
         """The SDK's test image: built and pushed to ECR only when its content hash is not in the
         registry yet. Links to the image in ECR."""
-        from sdk_campaigns.reporting import links
-        from sdk_campaigns.tasks import build_sdk_image
+        from sdk_campaigns import tasks
 
         get_current_context()["sdk"] = sdk_plan["sdk"]
-        image = build_sdk_image(sdk_plan, AWS_CONN_ID)
-        links.persist(links.image_links(environment["repositories"][sdk_plan["sdk"]], image["digest"]))
-        return image
+        return tasks.build_image(sdk_plan, resources, AWS_CONN_ID)
 
-    @task(trigger_rule=ALL_DONE)
-    def register_jobs(sdk_plans: list[dict], environment: dict) -> list[dict]:
+    @task(task_id=task_ids.REGISTER_JOBS, trigger_rule=ALL_DONE)
+    def register_jobs(run: dict, sdk_plans: list[dict], resources: dict) -> list[dict]:
         """A job definition per SDK whose image exists; one BatchOperator kwargs dict each."""
-        from sdk_campaigns.tasks import job_submissions
+        from sdk_campaigns import tasks
 
-        return job_submissions(CONFIG, sdk_plans, environment, AWS_CONN_ID)
+        return tasks.register_jobs(CONFIG, run, sdk_plans, resources, AWS_CONN_ID)
 
-    @task(map_index_template="{{ sdk }}", trigger_rule=ALL_DONE)
-    def collect(sdk_plan: dict) -> dict:
+    @task(task_id=task_ids.COLLECT, map_index_template="{{ sdk }}", trigger_rule=ALL_DONE)
+    def collect(sdk_plan: dict, run: dict) -> dict:
         """The SDK's job, its own log stream and its JUnit from S3, classified as passed, tests
         failed, infrastructure failed or results invalid. Links to the log stream and the results."""
-        from sdk_campaigns.campaign.aws import AwsContext
-        from sdk_campaigns.reporting import links
-        from sdk_campaigns.tasks import collect_sdk
+        from sdk_campaigns import tasks
 
         get_current_context()["sdk"] = sdk_plan["sdk"]
-        outcome = collect_sdk(CONFIG, sdk_plan, AWS_CONN_ID)
-        batch = AwsContext(AWS_CONN_ID).client("batch")
-        bucket = CONFIG.campaign.results_bucket
-        links.persist(links.results_links(batch, outcome["job_id"], bucket, sdk_plan["results_prefix"]))
-        return outcome
+        return tasks.collect(CONFIG, run, sdk_plan, AWS_CONN_ID)
 
-    @task(trigger_rule=ALL_DONE)
-    def validate(sdk_plans: list[dict]) -> dict:
+    @task(task_id=task_ids.VALIDATE, trigger_rule=ALL_DONE)
+    def validate(run: dict, sdk_plans: list[dict]) -> dict:
         """Great Expectations over every SDK's normalised results (schema, status values, unique
         test ids, every requested SDK present, durations, pass-rate SLOs). Links to the Data Docs."""
-        from sdk_campaigns.reporting import links
-        from sdk_campaigns.tasks import validate_run
+        from sdk_campaigns import tasks
 
-        summary = validate_run(CONFIG, sdk_plans)
-        links.persist(links.data_docs_links(CONFIG, sdk_plans[0]["run_id"]))
-        return summary
+        return tasks.validate(CONFIG, run, sdk_plans, AWS_CONN_ID)
 
-    # Other DAGs can be scheduled on the history (see README, "Published files").
-    @task(trigger_rule=ALL_DONE, outlets=[history_asset(CONFIG)])
-    def publish(sdk_plans: list[dict]) -> str:
-        """History partitions (idempotent per logical date and SDK) and the HTML report."""
-        from sdk_campaigns.tasks import publish_run
+    # Other DAGs can be scheduled on the history (see docs/published-files.md).
+    @task(task_id=task_ids.PUBLISH, trigger_rule=ALL_DONE, outlets=[history_asset(CONFIG)])
+    def publish(run: dict, sdk_plans: list[dict], outlet_events=None) -> str:
+        """History partitions (idempotent per logical date and SDK), the HTML report, feed, badges,
+        the history Asset's event, alerts and retention."""
+        from sdk_campaigns import tasks
 
-        return publish_run(CONFIG, sdk_plans)
+        return tasks.publish(CONFIG, run, sdk_plans, outlet_events, AWS_CONN_ID)
 
-    @task
-    def verdict(sdk_plans: list[dict]) -> None:
+    @task(task_id=task_ids.VERDICT)
+    def verdict(run: dict, sdk_plans: list[dict]) -> None:
         """Fail the run as the failure policy says: on infrastructure failures or invalid results
         (`infrastructure`), also on failed tests (`tests`), or never (`never`); broken expectations
         count under validation policy `fail`."""
-        from sdk_campaigns.tasks import campaign_verdict
+        from sdk_campaigns import tasks
 
-        campaign_verdict(CONFIG, sdk_plans)
+        tasks.verdict(CONFIG, run, sdk_plans, AWS_CONN_ID)
 
     # setup
     sdk_plans = plan()
-    environment = ensure_batch_environment(sdk_plans)
-    images = with_docs(build_image).partial(environment=environment).expand(sdk_plan=sdk_plans)
+    run = sdk_plans[RUN_XCOM_KEY]
+    resources = ensure_batch_environment(run, sdk_plans)
+    images = with_docs(build_image).partial(resources=resources).expand(sdk_plan=sdk_plans)
 
     # body: one Batch job per SDK, deferrable, shown by SDK name in the UI
-    submissions = register_jobs(sdk_plans, environment)
+    submissions = register_jobs(run, sdk_plans, resources)
     run_tests = ReattachingBatchOperator.partial(
-        task_id="run_tests",
+        task_id=task_ids.RUN_TESTS,
         aws_conn_id=AWS_CONN_ID,
         job_queue=CONFIG.batch.job_queue,
         deferrable=True,
@@ -210,10 +206,10 @@ with DAG(
         doc_md="One AWS Batch job per SDK on Fargate, deferrable; a retry re-attaches to the job it "
         "submitted instead of submitting another. Links to the job (Batch) and its CloudWatch logs.",
     ).expand_kwargs(submissions)
-    outcomes = with_docs(collect).expand(sdk_plan=sdk_plans)
+    outcomes = with_docs(collect).partial(run=run).expand(sdk_plan=sdk_plans)
 
-    # publish
-    validation = validate(sdk_plans)
-    report = publish(sdk_plans)
+    # teardown: results, history, report and the verdict, whatever happened above
+    validation = validate(run, sdk_plans)
+    report = publish(run, sdk_plans)
 
-    chain(environment, images, submissions, run_tests, outcomes, validation, report, verdict(sdk_plans))
+    chain(resources, images, submissions, run_tests, outcomes, validation, report, verdict(run, sdk_plans))

@@ -1,4 +1,4 @@
-"""runs.publish_run's use of the history: one partition per SDK, reruns replace, retention runs
+"""publish.publish_run's use of the history: one partition per SDK, reruns replace, retention runs
 after the report, and one SDK's unstorable rows never cost the others their history."""
 
 from __future__ import annotations
@@ -11,15 +11,20 @@ from types import SimpleNamespace
 
 import pytest
 
-from sdk_campaigns import tasks as runs
+from sdk_campaigns import publish as publishing
 from sdk_campaigns.campaign.assets import history_asset
 from sdk_campaigns.campaign.collect import SdkOutcome
+from sdk_campaigns.campaign.plan import RunPlan
 from sdk_campaigns.history import store as history
 
 
-class _TaskInstance:
-    def xcom_pull(self, task_ids):
-        return {"success": True, "summary": "all expectations met"}
+class _NoAws:
+    """publish_run's AWS: nothing to reach (CloudWatch's publish and the outcomes are replaced)."""
+
+    aws_conn_id = "aws_default"
+
+    def client(self, name):
+        return None
 
 
 def _outcome(sdk: str, logical_date: str, run_id: str, rows: list[dict] | None = None) -> dict:
@@ -57,19 +62,28 @@ def publish(tmp_path, monkeypatch, sample_config):
         }
     )
     outlet_events = defaultdict(SimpleNamespace)
-    monkeypatch.setattr(runs, "_context", lambda: {"ti": _TaskInstance(), "outlet_events": outlet_events})
-    monkeypatch.setattr(runs.metrics, "publish", lambda cloudwatch, data: len(data))
-    monkeypatch.setattr(
-        runs, "AwsContext", lambda conn_id: type("Aws", (), {"client": lambda self, name: None})()
-    )
+    monkeypatch.setattr(publishing.metrics, "publish", lambda cloudwatch, data: len(data))
 
     def publish_outcomes(
         outcomes: list[dict], logical_date: str, run_id: str, retention_days: int = 0
     ) -> str:
-        monkeypatch.setattr(runs, "read_outcomes", lambda *a, **k: [dict(o) for o in outcomes])
-        plans = [{"sdk": o["sdk"], "run_id": run_id, "logical_date": logical_date} for o in outcomes]
+        monkeypatch.setattr(publishing.outcomes, "read_outcomes", lambda *a: [dict(o) for o in outcomes])
         campaign = config.campaign.model_copy(update={"history_retention_days": retention_days})
-        return runs.publish_run(config.model_copy(update={"campaign": campaign}), plans)
+        run = RunPlan(
+            dag_id=config.campaign.dag_id,
+            run_id=run_id,
+            logical_date=logical_date,
+            failure_policy="infrastructure",
+            validation_policy="warn",
+            sdks=(),
+        )
+        return publishing.publish_run(
+            config.model_copy(update={"campaign": campaign}),
+            run,
+            {"success": True, "summary": "all expectations met"},
+            outlet_events,
+            _NoAws(),
+        )
 
     publish_outcomes.outlet_events = outlet_events
     return config, publish_outcomes

@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from sdk_campaigns import tasks as runs
-from sdk_campaigns.campaign.plan import REF_PARAM_PATTERN
+from sdk_campaigns.campaign import verdict as verdicts
+from sdk_campaigns.campaign.plan import REF_PARAM_PATTERN, plan_run
 from sdk_campaigns.campaign.sources import SourceError, validate_ref
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -145,27 +145,21 @@ def test_params_stay_flat(params):
 # The verdict under each failure policy: outcomes as collect wrote them, validation as it returned.
 
 
-class FakeTaskInstance:
-    def __init__(self, validation):
-        self.validation = validation
-
-    def xcom_pull(self, task_ids):
-        assert task_ids == "validate"
-        return self.validation
-
-
 @pytest.fixture
-def verdict(monkeypatch, sample_config):
-    def run(statuses: dict[str, str], validation=None, **policies) -> None:
+def verdict(sample_config):
+    def decide(statuses: dict[str, str], validation=None, **policies) -> None:
         outcomes = [
             {"sdk": sdk, "status": status, "reason": f"{sdk} {status}"} for sdk, status in statuses.items()
         ]
-        monkeypatch.setattr(runs, "read_outcomes", lambda config, plans, aws_conn_id: outcomes)
-        monkeypatch.setattr(runs, "_context", lambda: {"ti": FakeTaskInstance(validation)})
-        plans = [{"sdk": sdk, **policies} for sdk in statuses]
-        runs.campaign_verdict(sample_config, plans)
+        run = plan_run(
+            sample_config,
+            {"sdks": list(statuses), **policies},
+            run_id="manual__1",
+            logical_date="2026-11-21T00:00:00+00:00",
+        )
+        verdicts.decide(run, outcomes, validation or {})
 
-    return run
+    return decide
 
 
 PASSING_VALIDATION = {"success": True, "summary": "all expectations met"}
@@ -179,7 +173,7 @@ def test_a_clean_run_passes_under_every_policy(verdict, policy):
 def test_failed_tests_fail_the_run_only_under_policy_tests(verdict):
     statuses = {"python": "tests_failed", "go": "passed"}
     verdict(statuses, PASSING_VALIDATION, failure_policy="infrastructure")
-    with pytest.raises(runs.CampaignFailed, match=r"failure policy 'tests'\): python: tests_failed"):
+    with pytest.raises(verdicts.CampaignFailed, match=r"failure policy 'tests'\): python: tests_failed"):
         verdict(statuses, PASSING_VALIDATION, failure_policy="tests")
     verdict(statuses, PASSING_VALIDATION, failure_policy="never")
 
@@ -187,23 +181,18 @@ def test_failed_tests_fail_the_run_only_under_policy_tests(verdict):
 @pytest.mark.parametrize("status", ["infrastructure_failed", "results_invalid"])
 def test_broken_sdks_fail_the_run_unless_policy_never(verdict, status, caplog):
     for policy in ("infrastructure", "tests"):
-        with pytest.raises(runs.CampaignFailed, match=f"go: {status}"):
+        with pytest.raises(verdicts.CampaignFailed, match=f"go: {status}"):
             verdict({"python": "passed", "go": status}, PASSING_VALIDATION, failure_policy=policy)
-    with caplog.at_level(logging.WARNING, logger=runs.log.name):
+    with caplog.at_level(logging.WARNING, logger=verdicts.log.name):
         verdict({"python": "passed", "go": status}, PASSING_VALIDATION, failure_policy="never")
     assert f"failure policy 'never': the run succeeds despite: go: {status}" in caplog.text
-
-
-def test_plans_from_before_the_policies_keep_the_old_verdict(verdict):
-    verdict({"python": "tests_failed"}, PASSING_VALIDATION)
-    with pytest.raises(runs.CampaignFailed, match="failure policy 'infrastructure'"):
-        verdict({"python": "infrastructure_failed"}, PASSING_VALIDATION)
 
 
 def test_broken_expectations_fail_the_run_under_validation_policy_fail(verdict, sample_config):
     broken = {"success": False, "summary": "failed: expect_column_values_to_be_between"}
     verdict({"python": "passed"}, broken, failure_policy="infrastructure", validation_policy="warn")
-    with pytest.raises(runs.CampaignFailed, match="validation failed: expect_column_values_to_be_between"):
+    expected = "validation failed: expect_column_values_to_be_between"
+    with pytest.raises(verdicts.CampaignFailed, match=expected):
         verdict({"python": "passed"}, broken, failure_policy="infrastructure", validation_policy="fail")
     verdict({"python": "passed"}, broken, failure_policy="never", validation_policy="fail")
     assert sample_config.validation.on_failure == "warn"

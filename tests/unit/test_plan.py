@@ -3,12 +3,24 @@ import re
 
 import pytest
 
-from sdk_campaigns.campaign.plan import PlanError, plan_campaign, run_policies, with_policies
+from sdk_campaigns.campaign.plan import PlanError, RunPlan, plan_run
 
 
-def _plan(config, **kwargs):
-    args = {"sdks": None, "ref": None, "run_id": "manual__1", "logical_date": "2026-11-21T00:00:00+00:00"}
-    return plan_campaign(config, **{**args, **kwargs})
+def _run(config, clear_number=0, **params) -> RunPlan:
+    return plan_run(
+        config,
+        params,
+        run_id="manual__1",
+        logical_date="2026-11-21T00:00:00+00:00",
+        clear_number=clear_number,
+    )
+
+
+def _plan(config, run_id="manual__1", clear_number=0, **params) -> list[dict]:
+    run = plan_run(
+        config, params, run_id=run_id, logical_date="2026-11-21T00:00:00+00:00", clear_number=clear_number
+    )
+    return run.sdks_xcom()
 
 
 def test_empty_selection_means_every_sdk(sample_config):
@@ -85,24 +97,25 @@ def test_job_names_are_unique_per_run_attempt(sample_config):
 
 
 def test_policies_default_to_infrastructure_and_the_configs_validation_policy(sample_config):
-    plans = with_policies(
-        sample_config, _plan(sample_config, sdks=["python", "go"]), {"sdks": ["python", "go"]}
+    run = _run(sample_config, sdks=["python", "go"])
+    assert (run.failure_policy, run.validation_policy) == (
+        "infrastructure",
+        sample_config.validation.on_failure,
     )
-    assert [(p["sdk"], p["failure_policy"], p["validation_policy"]) for p in plans] == [
-        ("python", "infrastructure", sample_config.validation.on_failure),
-        ("go", "infrastructure", sample_config.validation.on_failure),
-    ]
-    assert run_policies(sample_config, {"failure_policy": "", "validation_policy": None}) == {
-        "failure_policy": "infrastructure",
-        "validation_policy": sample_config.validation.on_failure,
-    }
+    empty = _run(sample_config, failure_policy="", validation_policy=None)
+    assert (empty.failure_policy, empty.validation_policy) == (
+        "infrastructure",
+        sample_config.validation.on_failure,
+    )
 
 
-def test_every_plan_carries_the_runs_policies(sample_config):
-    params = {"failure_policy": "tests", "validation_policy": "fail"}
-    plans = with_policies(sample_config, _plan(sample_config), params)
-    assert len(plans) == len(sample_config.sdk_names)
-    assert {(p["failure_policy"], p["validation_policy"]) for p in plans} == {("tests", "fail")}
+def test_the_run_plan_round_trips_through_xcom_as_plain_values(sample_config):
+    run = _run(sample_config, sdks=["python", "go"], failure_policy="tests", validation_policy="fail")
+    run_fields, sdk_plans = run.run_xcom(), run.sdks_xcom()
+    assert json.loads(json.dumps([run_fields, sdk_plans])) == [run_fields, sdk_plans]  # JSON, no classes
+    assert RunPlan.from_xcom(run_fields, sdk_plans) == run
+    assert run_fields["failure_policy"] == "tests" and [p["sdk"] for p in sdk_plans] == ["python", "go"]
+    assert run.results_prefix == "sdk_test_campaign/manual__1/"
 
 
 @pytest.mark.parametrize(
@@ -121,4 +134,4 @@ def test_every_plan_carries_the_runs_policies(sample_config):
 )
 def test_unknown_policies_are_refused_naming_the_known_ones(sample_config, params, message):
     with pytest.raises(PlanError, match=re.escape(message)):
-        with_policies(sample_config, _plan(sample_config), params)
+        _run(sample_config, **params)

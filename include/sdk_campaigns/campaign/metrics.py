@@ -340,3 +340,31 @@ def read_back(
         if values[query_id]:
             found[sdk][metric] = combine(metric, values[query_id])
     return found
+
+
+def publish_and_read_back(cloudwatch, metric_data: list[dict], *, dag_id: str, sdk: str, logical_date: str):
+    """Publish one SDK's metrics and read them back for the run's own minute.
+
+    Returns what CloudWatch answered: empty when the logical date is too old for CloudWatch (as in
+    backfills), or the data is not readable yet. Never raises for CloudWatch's errors: metrics are
+    informative, the results land either way.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    minute = as_timestamp(logical_date).replace(second=0, microsecond=0)
+    try:
+        sent = publish(cloudwatch, metric_data)
+        found = read_back(
+            cloudwatch,
+            dag_id=dag_id,
+            sdks=[sdk],
+            # The run's own minute only: CloudWatch aggregates to minutes, and a neighbouring
+            # logical date's points must not add up into this run's numbers.
+            start=minute,
+            end=minute + timedelta(minutes=1),
+        )[sdk]
+    except (BotoCoreError, ClientError) as err:
+        log.warning("%s: CloudWatch metrics could not be published or read back: %s", sdk, err)
+        return {}
+    log.info("%s: %d CloudWatch metrics published, %d read back", sdk, sent, len(found))
+    return found

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict, dataclass, fields
 
 from sdk_campaigns.campaign.sources import SourceError, validate_ref, validate_repo_url, validate_test_command
 from sdk_campaigns.config import CampaignConfig
 
 OVERRIDE_KEYS = ("repo_url", "ref", "test_command")
+RUN_XCOM_KEY = "run"  # the plan task's XCom holding RunPlan's own fields
 
 # When the campaign run itself fails (the verdict task); every outcome is published either way.
 FAILURE_POLICIES = {
@@ -55,27 +57,6 @@ def validate_choice(value: object, name: str, choices: dict[str, str], default: 
     if not isinstance(value, str) or value not in choices:
         raise PlanError(f"{name} {value!r} is not a known policy; known: {', '.join(choices)}")
     return value
-
-
-def run_policies(config: CampaignConfig, params: dict) -> dict[str, str]:
-    """The run's failure and validation policies from its params, checked, with their defaults."""
-    return {
-        "failure_policy": validate_choice(
-            params.get("failure_policy"), "failure_policy", FAILURE_POLICIES, DEFAULT_FAILURE_POLICY
-        ),
-        "validation_policy": validate_choice(
-            params.get("validation_policy"),
-            "validation_policy",
-            VALIDATION_POLICIES,
-            config.validation.on_failure,
-        ),
-    }
-
-
-def with_policies(config: CampaignConfig, plans: list[dict], params: dict) -> list[dict]:
-    """Each SDK's plan carrying the run's policies, so the verdict reads them from its input."""
-    policies = run_policies(config, params)
-    return [{**plan, **policies} for plan in plans]
 
 
 def validate_overrides(overrides: object, config: CampaignConfig) -> dict[str, dict]:
@@ -128,53 +109,135 @@ def job_name(config: CampaignConfig, sdk: str, run_id: str, clear_number: int = 
     return f"{config.batch.job_definition_prefix}-{sdk}-{run_key}"
 
 
-def plan_campaign(
+@dataclass(frozen=True)
+class SdkPlan:
+    """Everything one SDK's tasks need: its source, image, job and where its results go."""
+
+    sdk: str
+    ref: str
+    repo_url: str  # empty: the sample SDK baked into the image
+    image_folder: str
+    repository: str
+    job_definition: str
+    job_name: str
+    results_prefix: str  # <dag_id>/<run_id>/<sdk>/ in the results bucket
+    environment: dict[str, str]
+
+    def to_xcom(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_xcom(cls, value: dict) -> SdkPlan:
+        return cls(**value)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One campaign run: its identity, its policies and one SdkPlan per selected SDK.
+
+    Travels through XCom as two plain values (XCom deserializes only Airflow's own classes): the
+    plan task returns the list of SDK plans, which mapped tasks expand over (Airflow maps only over
+    a return value), and pushes the run's own fields under RUN_XCOM_KEY.
+    """
+
+    dag_id: str
+    run_id: str
+    logical_date: str  # ISO 8601
+    failure_policy: str
+    validation_policy: str
+    sdks: tuple[SdkPlan, ...]
+
+    @property
+    def results_prefix(self) -> str:
+        """The run's folder in the results bucket (validation.json; each SDK's folder below)."""
+        return f"{self.dag_id}/{self.run_id}/"
+
+    def run_xcom(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sdks"}
+
+    def sdks_xcom(self) -> list[dict]:
+        return [sdk.to_xcom() for sdk in self.sdks]
+
+    @classmethod
+    def from_xcom(cls, run: dict, sdk_plans: list[dict]) -> RunPlan:
+        return cls(**run, sdks=tuple(SdkPlan.from_xcom(s) for s in sdk_plans))
+
+
+def plan_sdk(
     config: CampaignConfig,
+    sdk: str,
     *,
-    sdks: object,
-    ref: object,
+    run_id: str,
+    run_ref: str | None,
+    override: dict,
+    clear_number: int,
+) -> SdkPlan:
+    settings = config.sdks[sdk]
+    sdk_ref = override.get("ref") or run_ref or settings.ref or config.campaign.default_ref
+    repo_url = override.get("repo_url", settings.repo_url)
+    test_command = override.get("test_command", list(settings.test_command))
+    prefix = f"{config.campaign.dag_id}/{run_id}/{sdk}/"
+    environment = {
+        **settings.environment,
+        "SDK_NAME": sdk,
+        "SDK_REF": sdk_ref,
+        "SDK_TEST_COMMAND": json.dumps(test_command),
+        "SDK_RESULTS_FORMAT": settings.results_format,
+        "RESULTS_S3_URI": f"s3://{config.campaign.results_bucket}/{prefix}",
+    }
+    if repo_url:
+        environment["SDK_REPO_URL"] = repo_url
+    return SdkPlan(
+        sdk=sdk,
+        ref=sdk_ref,
+        repo_url=repo_url,
+        image_folder=settings.image,
+        repository=f"{config.campaign.ecr_repository_prefix}/{sdk}",
+        job_definition=f"{config.batch.job_definition_prefix}-{sdk}",
+        job_name=job_name(config, sdk, run_id, clear_number),
+        results_prefix=prefix,
+        environment=environment,
+    )
+
+
+def plan_run(
+    config: CampaignConfig,
+    params: dict,
+    *,
     run_id: str,
     logical_date: str,
-    overrides: object = None,
     clear_number: int = 0,
-) -> list[dict]:
-    selected = validate_sdks(sdks, config)
+) -> RunPlan:
+    """The run's plan from its params (trigger form, --conf, REST), each checked against the config;
+    a bad value raises PlanError naming it and what is allowed."""
+    selected = validate_sdks(params.get("sdks"), config)
     try:
-        run_ref = validate_ref(ref) if ref else None
+        run_ref = validate_ref(params["ref"]) if params.get("ref") else None
     except SourceError as err:
         raise PlanError(str(err)) from None
-    per_sdk = validate_overrides(overrides, config)
-    plans = []
-    for sdk in selected:
-        settings = config.sdks[sdk]
-        override = per_sdk.get(sdk, {})
-        sdk_ref = override.get("ref") or run_ref or settings.ref or config.campaign.default_ref
-        repo_url = override.get("repo_url", settings.repo_url)
-        test_command = override.get("test_command", list(settings.test_command))
-        prefix = f"{config.campaign.dag_id}/{run_id}/{sdk}/"
-        environment = {
-            **settings.environment,
-            "SDK_NAME": sdk,
-            "SDK_REF": sdk_ref,
-            "SDK_TEST_COMMAND": json.dumps(test_command),
-            "SDK_RESULTS_FORMAT": settings.results_format,
-            "RESULTS_S3_URI": f"s3://{config.campaign.results_bucket}/{prefix}",
-        }
-        if repo_url:
-            environment["SDK_REPO_URL"] = repo_url
-        plans.append(
-            {
-                "sdk": sdk,
-                "ref": sdk_ref,
-                "repo_url": repo_url,
-                "image_folder": settings.image,
-                "repository": f"{config.campaign.ecr_repository_prefix}/{sdk}",
-                "job_definition": f"{config.batch.job_definition_prefix}-{sdk}",
-                "job_name": job_name(config, sdk, run_id, clear_number),
-                "results_prefix": prefix,
-                "run_id": run_id,
-                "logical_date": logical_date,
-                "environment": environment,
-            }
-        )
-    return plans
+    overrides = validate_overrides(params.get("overrides"), config)
+    return RunPlan(
+        dag_id=config.campaign.dag_id,
+        run_id=run_id,
+        logical_date=logical_date,
+        failure_policy=validate_choice(
+            params.get("failure_policy"), "failure_policy", FAILURE_POLICIES, DEFAULT_FAILURE_POLICY
+        ),
+        validation_policy=validate_choice(
+            params.get("validation_policy"),
+            "validation_policy",
+            VALIDATION_POLICIES,
+            config.validation.on_failure,
+        ),
+        sdks=tuple(
+            plan_sdk(
+                config,
+                sdk,
+                run_id=run_id,
+                run_ref=run_ref,
+                override=overrides.get(sdk, {}),
+                clear_number=clear_number,
+            )
+            for sdk in selected
+        ),
+    )
