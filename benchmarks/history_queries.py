@@ -104,8 +104,8 @@ def generate(root: Path, days: int, tests: int) -> dict:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    from sdk_campaigns import history
     from sdk_campaigns.campaign.collect import test_id
-    from sdk_campaigns.history import store as history
 
     uri = str(root / "history")
     status_names = pa.array(STATUS_NAMES)

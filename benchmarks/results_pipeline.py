@@ -52,10 +52,10 @@ def ours(junit: Path, workdir: Path) -> dict:
 
     timings["gx_import"] = time.perf_counter() - started
 
+    from sdk_campaigns import history
     from sdk_campaigns.campaign.collect import count, normalise
     from sdk_campaigns.campaign.junit import parse_junit_file
     from sdk_campaigns.campaign.validation import validate_results
-    from sdk_campaigns.history import store as history
 
     started = time.perf_counter()
     cases = parse_junit_file(junit)

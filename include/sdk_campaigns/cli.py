@@ -70,8 +70,7 @@ def _history(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from sdk_campaigns.config import ConfigError, load_config
-    from sdk_campaigns.history import analytics
-    from sdk_campaigns.history.store import HistoryError
+    from sdk_campaigns.history import HistoryError, analytics
 
     try:
         config = load_config()

@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from sdk_campaigns import history
 from sdk_campaigns.campaign import collect as collecting
 from sdk_campaigns.campaign import metrics, outcomes
 from sdk_campaigns.campaign.assets import history_asset
 from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.plan import RunPlan
 from sdk_campaigns.config import CampaignConfig
-from sdk_campaigns.history import store as history
 from sdk_campaigns.reporting import report
 
 log = logging.getLogger(__name__)

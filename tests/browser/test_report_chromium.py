@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from sdk_campaigns import history
 from sdk_campaigns.history import analytics
-from sdk_campaigns.history import store as history
 from sdk_campaigns.reporting import feed, report
 
 pytestmark = pytest.mark.browser

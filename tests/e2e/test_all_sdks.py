@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sdk_campaigns import history
 from sdk_campaigns.config import load_config
-from sdk_campaigns.history import store as history
 
 from .conftest import run_airflow
 

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from sdk_campaigns import history
 from sdk_campaigns.config import load_config
-from sdk_campaigns.history import store as history
 from sdk_campaigns.reporting.links import data_docs_link
 
 from .conftest import run_airflow

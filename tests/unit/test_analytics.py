@@ -34,9 +34,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sdk_campaigns import history
 from sdk_campaigns.campaign.collect import test_id as make_test_id
 from sdk_campaigns.history import analytics
-from sdk_campaigns.history import store as history
 
 DAG = "sdk_test_campaign"
 FIRST_DAY = datetime(2026, 10, 1, 6, tzinfo=UTC)

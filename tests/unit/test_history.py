@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sdk_campaigns.history import store as history
+from sdk_campaigns import history
 
 DAG = "d"
 
@@ -174,7 +174,7 @@ def test_concurrent_rewrites_of_one_partition_leave_one_consistent_partition(tmp
 
 CRASHING_WRITER = """
 import json, os, signal, sys
-from sdk_campaigns.history import store as history
+from sdk_campaigns import history
 
 uri, summary, rows, crash_before = sys.argv[1], *map(json.loads, sys.argv[2:4]), sys.argv[4]
 real_replace = os.replace

@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from sdk_campaigns import history
 from sdk_campaigns import publish as publishing
 from sdk_campaigns.campaign.assets import history_asset
 from sdk_campaigns.campaign.collect import SdkOutcome
 from sdk_campaigns.campaign.plan import RunPlan
-from sdk_campaigns.history import store as history
 
 
 class _NoAws:

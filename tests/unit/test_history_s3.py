@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sdk_campaigns import history
 from sdk_campaigns.history import analytics
-from sdk_campaigns.history import store as history
 
 DAG = "sdk_test_campaign"
 BUCKET = "history-bucket"

@@ -1,6 +1,6 @@
 """What one run changed, as the alerts see it: regressions, fixes, new flaky tests, newly broken."""
 
-from sdk_campaigns.history import store as history
+from sdk_campaigns import history
 from sdk_campaigns.history.analytics import run_findings
 
 DAG = "sdk_test_campaign"

@@ -12,9 +12,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sdk_campaigns import history
 from sdk_campaigns.config import load_config
 from sdk_campaigns.dev import local_stack
-from sdk_campaigns.history import store as history
 
 # What of `airflow dags test`'s output is shown live; everything goes to the log file.
 TASK_STARTED = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")

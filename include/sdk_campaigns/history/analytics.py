@@ -45,7 +45,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sdk_campaigns.history import store as history
+from sdk_campaigns import history
 
 FLAKY_WINDOW_DAYS = 14
 FLAKY_CLEARED_AFTER = 5

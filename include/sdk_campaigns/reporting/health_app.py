@@ -55,7 +55,7 @@ def _require_dag_access(dag_id: str):
 
 
 def _summaries(config: CampaignConfig) -> list[dict]:
-    from sdk_campaigns.history import store as history
+    from sdk_campaigns import history
 
     return history.read_summaries(config.history_uri(), config.campaign.dag_id)
 
