@@ -3,15 +3,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install lock up down status demo test test-fast lint benchmark compose-up compose-down clean
+.PHONY: install system-deps lock up down status demo test test-fast lint benchmark compose-up compose-down clean
 
 install:
 	scripts/bootstrap.sh
 
+# Docker Engine, PostgreSQL, Chromium, docker-compose, debootstrap, the registry (see the script).
+system-deps:
+	scripts/system-deps.sh
+
 lock: install
 	$(BIN)/pip freeze --exclude-editable | grep -v '^sdk-campaigns' > constraints.txt
 
-up: install
+up: system-deps install
 	$(BIN)/sdk-campaigns local up
 
 down:
@@ -20,15 +24,15 @@ down:
 status:
 	$(BIN)/sdk-campaigns local status
 
-demo: install
+demo: system-deps install
 	$(BIN)/sdk-campaigns local up --no-ui
 	$(BIN)/sdk-campaigns demo $(if $(SDKS),--sdks $(SDKS))
 
-test: install
+test: system-deps install
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -ra -m "not stack" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -ra -m "not stack and not browser and not compose" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
