@@ -1,16 +1,56 @@
 """Shared fixtures. `stack_home` starts the local stack: real Docker, moto server over HTTP,
 a real OCI registry. Tests get their own SDK_CAMPAIGNS_HOME (Airflow home, history,
 reports), so they never mix with a developer's demo runs; moto and the registry are
-shared on their ports."""
+shared on their ports.
+
+Before anything imports boto3 or Airflow (this file loads before any test module), the session
+gets throwaway AWS credentials and an Airflow home of its own."""
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
-# Tests must never touch a developer's real AWS account.
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# A session Airflow home: in-process DagBags and Airflow's config must never read or write
+# ~/airflow (Airflow fixes its home when first imported, which collection does).
+SESSION_HOME = Path(tempfile.mkdtemp(prefix="sdkc-tests-"))
+AIRFLOW_HOME = SESSION_HOME / "airflow"
+AIRFLOW_HOME.mkdir()
+os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+# A developer's own config file or metadata database must not be the tests' (the default database
+# is sqlite in the session home; the stack's fixtures pass PostgreSQL to their processes).
+os.environ.pop("AIRFLOW_CONFIG", None)
+os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+
+# Tests must never touch a developer's real AWS account: forced throwaway keys, and no profile,
+# session token or config/credentials file that boto3 could prefer or merge in.
+for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(name, None)
+for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+    empty = SESSION_HOME / name.lower()
+    empty.touch()
+    os.environ[name] = str(empty)
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SESSION_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_airflow_home() -> Path:
+    """The Airflow home in-process Airflow uses during the tests (never ~/airflow)."""
+    return AIRFLOW_HOME
 
 
 @pytest.fixture

@@ -12,14 +12,32 @@ PARSE_BUDGET_SECONDS = 0.3
 
 
 @pytest.fixture(scope="module")
-def dagbag(tmp_path_factory):
-    import os
-
-    os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+def dagbag():
+    # In the session's Airflow home (tests/conftest.py), with no example DAGs.
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(DAGS_DIR))
+
+
+def test_in_process_airflow_uses_the_tests_own_home_and_throwaway_credentials(session_airflow_home):
+    """conftest.py sets both before collection imports Airflow or boto3: nothing reads or writes
+    ~/airflow, and no developer's AWS profile, token or credentials file is seen."""
+    import boto3
+    from airflow import configuration
+
+    home = session_airflow_home.resolve()
+    assert home != (Path.home() / "airflow").resolve()
+    assert Path(configuration.AIRFLOW_HOME).resolve() == home
+    assert Path(configuration.conf.get("logging", "base_log_folder")).resolve().is_relative_to(home)
+    assert configuration.conf.get("database", "sql_alchemy_conn") == f"sqlite:///{home}/airflow.db"
+    assert not configuration.conf.getboolean("core", "load_examples")
+    assert Path(configuration.AIRFLOW_CONFIG).resolve().is_relative_to(home)
+
+    credentials = boto3.Session().get_credentials()
+    assert (credentials.access_key, credentials.secret_key, credentials.token) == ("testing", "testing", None)
+    assert credentials.method == "env"
+    assert boto3.Session().region_name == "us-east-1"
+    assert boto3.Session().profile_name == "default"
 
 
 def test_no_import_errors(dagbag):
