@@ -161,11 +161,51 @@ class SdkSettings(_Strict):
         return self
 
 
+# CloudWatch Logs accepts these retention periods only.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+class InfraSettings(_Strict):
+    """The CloudFormation stack that `infra/` (the CDK app) makes: everything a campaign needs."""
+
+    stack_name: str = Field(default="sdk-campaigns", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    results_retention_days: int = Field(default=90, ge=1)  # raw results (<dag_id>/...) expire after this
+    history_prefix: str = Field(default="history/", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*/$")  # kept
+    build_context_prefix: str = Field(default="build-context/", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*/$")
+    build_context_retention_days: int = Field(default=7, ge=1)
+    log_group: str = Field(default="/aws/batch/job", pattern=r"^[A-Za-z0-9_/.#-]{1,512}$")
+    log_retention_days: int = 30
+    versioned_bucket: bool = False
+    # Network when batch.subnets is empty: the stack makes a VPC with public subnets (no NAT).
+    vpc_cidr: str = Field(default="10.42.0.0/16", pattern=r"^\d+\.\d+\.\d+\.\d+/(1[6-9]|2[0-4])$")
+    # With batch.subnets set and batch.security_groups empty: the VPC the stack's security group goes in.
+    vpc_id: str = Field(default="", pattern=r"^(vpc-[0-9a-f]{8,17})?$")
+    tags: dict[str, str] = Field(default_factory=dict)  # cost-allocation tags on every resource
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _log_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {LOG_RETENTION_DAYS}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag_value in value.items():
+            if not 1 <= len(key) <= 128 or len(tag_value) > 256 or key.lower().startswith("aws:"):
+                raise ValueError(f"tag {key!r}: keys 1-128 characters, not 'aws:'; values up to 256")
+        return value
+
+
 class CampaignConfig(_Strict):
     campaign: CampaignSettings
     batch: BatchSettings = BatchSettings()
     validation: ValidationSettings = ValidationSettings()
     alerts: AlertSettings = AlertSettings()
+    infra: InfraSettings = InfraSettings()
     sdks: dict[str, SdkSettings] = Field(min_length=1)
 
     @field_validator("sdks")

@@ -1,0 +1,31 @@
+"""Build the CDK app for a campaign config, and synthesize its template in-process."""
+
+from __future__ import annotations
+
+import tempfile
+
+import aws_cdk as cdk
+
+from sdk_campaigns.config import CampaignConfig, load_config
+from sdk_campaigns_infra.stack import CampaignStack
+
+
+def build_app(config: CampaignConfig | None = None, outdir: str | None = None) -> cdk.App:
+    """The CDK app of `config` (default: the campaign config file); the `cdk` CLI passes its context."""
+    # No bootstrap: no bootstrap-version Parameter or Rule (a plain CloudFormation deploy and moto
+    # can't satisfy them), and `cdk deploy` uses the caller's credentials. The stack has no assets.
+    app = cdk.App(
+        outdir=outdir,
+        analytics_reporting=False,  # no AWS::CDK::Metadata resource
+        default_stack_synthesizer=cdk.BootstraplessSynthesizer(),
+    )
+    CampaignStack(app, config or load_config())
+    return app
+
+
+def synth_template(config: CampaignConfig | None = None) -> dict:
+    """The CloudFormation template (a dict) for `config` (default: the campaign config file)."""
+    config = config or load_config()
+    with tempfile.TemporaryDirectory(prefix="sdkc-cdk-") as outdir:
+        assembly = build_app(config, outdir=outdir).synth()
+        return assembly.get_stack_by_name(config.infra.stack_name).template
