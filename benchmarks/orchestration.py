@@ -45,8 +45,8 @@ def _prepare_home() -> Path:
 
 
 def _longest_job(logical_date: str) -> float:
+    from sdk_campaigns import history
     from sdk_campaigns.config import load_config
-    from sdk_campaigns.history import store as history
 
     config = load_config()
     partitions = history.read_run(config.history_uri(), DAG_ID, logical_date)
@@ -64,7 +64,7 @@ def _scheduler_run(token: str) -> tuple[float, str]:
         token,
         {"logical_date": logical_date.isoformat(), "conf": {"sdks": SDKS}},
     )
-    run = airflow_services.wait_for_run(DAG_ID, run["dag_run_id"], token, poll=1)
+    run = airflow_services.wait_for_run(DAG_ID, run["dag_run_id"], token)
     assert run["state"] == "success", run
     started, ended = (datetime.fromisoformat(run[k]) for k in ("start_date", "end_date"))
     return (ended - started).total_seconds(), run["logical_date"]

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from sdk_campaigns.config import REPO_ROOT
-from sdk_campaigns.dev import local_stack
+from sdk_campaigns.dev import airflow_services, local_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.compose]
 
@@ -31,7 +31,6 @@ SDKS = ["python", "ruby"]
 ADMIN_USER = "admin"
 HEALTH_TIMEOUT = 300
 RUN_TIMEOUT = 20 * 60
-COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 
 
 def _say(message: str) -> None:
@@ -104,12 +103,15 @@ def _remove_stale_stacks(env: dict[str, str]) -> None:
 
 class AirflowApi:
     def __init__(self, base_url: str):
+        self.base_url = base_url
         self.http = httpx.Client(base_url=base_url, timeout=30, trust_env=False)
+        self.token = ""
 
     def login(self, username: str, password: str) -> httpx.Response:
         response = self.http.post("/auth/token", json={"username": username, "password": password})
         if response.status_code == 201:
-            self.http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+            self.token = response.json()["access_token"]
+            self.http.headers["Authorization"] = f"Bearer {self.token}"
         return response
 
     def get(self, path: str, **params) -> dict:
@@ -128,30 +130,6 @@ class AirflowApi:
         return [line if isinstance(line, str) else str(line.get("event")) for line in document["content"]]
 
 
-def _wait_until_healthy(api: AirflowApi) -> None:
-    deadline = time.monotonic() + HEALTH_TIMEOUT
-    health: dict = {}
-    while time.monotonic() < deadline:
-        try:
-            health = api.get("/monitor/health")
-        except httpx.HTTPError:
-            health = {}
-        if health and all(health.get(c, {}).get("status") == "healthy" for c in COMPONENTS):
-            return
-        time.sleep(3)
-    raise AssertionError(f"Airflow not healthy within {HEALTH_TIMEOUT} s: {health}")
-
-
-def _wait_for_dag(api: AirflowApi) -> dict:
-    deadline = time.monotonic() + HEALTH_TIMEOUT
-    while time.monotonic() < deadline:
-        response = api.http.get(f"/api/v2/dags/{DAG_ID}")
-        if response.status_code == 200:
-            return response.json()
-        time.sleep(3)
-    raise AssertionError(f"the DAG {DAG_ID} did not appear within {HEALTH_TIMEOUT} s")
-
-
 def _states(task_instances: list[dict]) -> str:
     return ", ".join(
         f"{ti['task_id']}[{ti.get('rendered_map_index') or ti['map_index']}]={ti['state']}"
@@ -165,23 +143,23 @@ def _wait_for_run(api: AirflowApi, run_id: str) -> dict:
     """Poll the run to its end. Unpausing also makes the scheduler start the cron schedule's
     latest run (every SDK): it is failed as soon as it shows up, so it does not slow this run down.
     (Deleting it instead would make the scheduler create it again.)"""
-    deadline = time.monotonic() + RUN_TIMEOUT
     last = ""
-    while time.monotonic() < deadline:
+
+    def meanwhile() -> None:
+        nonlocal last
         for other in api.get(f"/dags/{DAG_ID}/dagRuns", limit=100)["dag_runs"]:
             if other["dag_run_id"] != run_id and other["state"] in ("queued", "running"):
                 path = f"/api/v2/dags/{DAG_ID}/dagRuns/{other['dag_run_id']}"
                 stopped = api.http.patch(path, json={"state": "failed"})
                 _say(f"failed the schedule's run {other['dag_run_id']}: HTTP {stopped.status_code}")
-        run = api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}")
         states = _states(api.task_instances(run_id))
         if states != last:
-            _say(f"{run['state']}: {states}")
+            _say(states)
             last = states
-        if run["state"] in ("success", "failed"):
-            return run
-        time.sleep(2)
-    raise AssertionError(f"run {run_id} did not finish within {RUN_TIMEOUT} s: {last}")
+
+    return airflow_services.wait_for_run(
+        DAG_ID, run_id, api.token, timeout=RUN_TIMEOUT, server=api.base_url, on_poll=meanwhile
+    )
 
 
 def _failed_task_logs(api: AirflowApi, run_id: str) -> str:
@@ -224,7 +202,9 @@ def test_compose_stack_runs_a_two_sdk_campaign():
 
         mark = time.monotonic()
         compose.run("up", "-d", timeout=900)
-        _wait_until_healthy(api)
+        airflow_services.wait_until(
+            lambda: airflow_services.healthy(api.base_url), HEALTH_TIMEOUT, f"Airflow of {project}"
+        )
         _say(f"{project} up and healthy in {time.monotonic() - mark:.0f} s (api on 127.0.0.1:{api_port})")
 
         assert api.http.get(f"/api/v2/dags/{DAG_ID}").status_code == 401, "the API must require a login"
@@ -232,7 +212,7 @@ def test_compose_stack_runs_a_two_sdk_campaign():
         login = api.login(ADMIN_USER, admin_password)
         assert login.status_code == 201, login.text
 
-        dag = _wait_for_dag(api)
+        dag = airflow_services.wait_for_dag(DAG_ID, HEALTH_TIMEOUT, token=api.token, server=api.base_url)
         import_errors = api.get("/importErrors")
         assert import_errors["total_entries"] == 0, import_errors["import_errors"]
         _say(f"DAG {dag['dag_id']} parsed from {dag['fileloc']}, no import errors")

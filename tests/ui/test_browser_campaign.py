@@ -4,7 +4,6 @@ Health page and the run's results tab. Screenshots go to build/test-artifacts/ui
 
 import json
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,14 +25,11 @@ def _shot(page, name: str) -> None:
 
 
 def _wait_for_new_manual_run(token: str, after: datetime, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def new_runs() -> list[dict]:
         runs = airflow_services.api("GET", f"dags/{DAG_ID}/dagRuns?run_type=manual&limit=100", token)
-        new = [r for r in runs["dag_runs"] if datetime.fromisoformat(r["run_after"]) >= after]
-        if new:
-            return new[0]
-        time.sleep(1)
-    raise AssertionError("the trigger form created no run")
+        return [r for r in runs["dag_runs"] if datetime.fromisoformat(r["run_after"]) >= after]
+
+    return airflow_services.wait_until(new_runs, timeout, "a run made by the trigger form")[0]
 
 
 @pytest.fixture(scope="module")

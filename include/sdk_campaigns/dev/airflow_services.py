@@ -1,9 +1,13 @@
 """Airflow's own components on the local stack: api-server (the UI), scheduler, dag-processor and
-triggerer, each a background process on the stack's Airflow home (SQLite, LocalExecutor).
+triggerer, each a background process on the stack's Airflow home (PostgreSQL, LocalExecutor).
 
 This is what `make up` gives a user (the UI with a printed login) and what the scheduler tests
 run against: real scheduling, backfills and parallel mapped tasks, which `airflow dags test`
 (one process, tasks one after another) cannot show.
+
+The REST API helpers at the end (`api`, `wait_for_dag`, `wait_for_run(s)`, `wait_until`) are what
+tests and benchmarks use to drive a deployment: this stack's api-server by default, or any other
+(the docker-compose one) through `server`.
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ import os
 import secrets
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 from sdk_campaigns.dev import local_stack
@@ -22,6 +30,10 @@ from sdk_campaigns.dev import local_stack
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 HEALTHY_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 ADMIN_USER = "admin"
+ENDED = ("success", "failed")
+T = TypeVar("T")
+# The api-server is on loopback: never ask it through a developer's HTTP proxy.
+_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def api_port() -> int:
@@ -69,18 +81,18 @@ def services_env() -> dict[str, str]:
     }
 
 
-def health() -> dict[str, str]:
+def health(server: str | None = None) -> dict[str, str]:
     """Each component's status as the api-server reports it ({} while it is not answering)."""
     try:
-        with urllib.request.urlopen(f"{base_url()}/api/v2/monitor/health", timeout=3) as response:
+        with _http.open(f"{server or base_url()}/api/v2/monitor/health", timeout=3) as response:
             body = json.load(response)
     except (OSError, ValueError):
         return {}
     return {name: (body.get(name) or {}).get("status", "unknown") for name in HEALTHY_COMPONENTS}
 
 
-def healthy() -> bool:
-    states = health()
+def healthy(server: str | None = None) -> bool:
+    states = health(server)
     return bool(states) and all(state == "healthy" for state in states.values())
 
 
@@ -111,54 +123,117 @@ def login() -> tuple[str, str]:
     return ADMIN_USER, passwords[ADMIN_USER]
 
 
-def access_token(username: str | None = None, password: str | None = None) -> str:
+def access_token(username: str | None = None, password: str | None = None, server: str | None = None) -> str:
     """A JWT for the REST API and the plugin pages, as the UI's login form gets one."""
     if username is None:
         username, password = login()
     request = urllib.request.Request(
-        f"{base_url()}/auth/token",
+        f"{server or base_url()}/auth/token",
         data=json.dumps({"username": username, "password": password}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with _http.open(request, timeout=10) as response:
         return json.load(response)["access_token"]
 
 
-def api(method: str, path: str, token: str, body: dict | None = None) -> dict:
-    """One call to Airflow's REST API (v2) as the holder of `token`."""
+def api(method: str, path: str, token: str, body: dict | None = None, server: str | None = None) -> dict:
+    """One call to Airflow's REST API (v2) as the holder of `token`; HTTP errors raise HTTPError."""
     request = urllib.request.Request(
-        f"{base_url()}/api/v2/{path.lstrip('/')}",
+        f"{server or base_url()}/api/v2/{path.lstrip('/')}",
         data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         method=method,
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with _http.open(request, timeout=30) as response:
         return json.load(response)
 
 
-def wait_for_dag(dag_id: str, timeout: float = 120) -> None:
-    """Until the dag-processor has serialized `dag_id` (the scheduler and backfills need that)."""
-    token = access_token()
+def wait_until(predicate: Callable[[], T], timeout: float, what: str) -> T:
+    """The predicate's first truthy answer, asked until `timeout` seconds have passed (then
+    StackError naming `what`). The one polling loop for tests and benchmarks: local_stack's."""
+    answers: list[T] = []
 
-    def serialized() -> bool:
+    def answered() -> bool:
+        answer = predicate()
+        if answer:
+            answers.append(answer)
+        return bool(answer)
+
+    local_stack.wait_until(answered, timeout, what)
+    return answers[0]
+
+
+def wait_for_dag(
+    dag_id: str, timeout: float = 120, token: str | None = None, server: str | None = None
+) -> dict:
+    """The DAG's details once the dag-processor has serialized it (the scheduler and backfills
+    need that)."""
+    token = token or access_token(server=server)
+
+    def details() -> dict | None:
         try:
-            return bool(api("GET", f"dags/{dag_id}/details", token).get("dag_id"))
-        except OSError:
+            found = api("GET", f"dags/{dag_id}/details", token, server=server)
+        except OSError:  # not parsed yet (404), or the api-server still starting
+            return None
+        return found if found.get("dag_id") else None
+
+    return wait_until(details, timeout, f"DAG {dag_id} in the api-server")
+
+
+def dag_run(dag_id: str, run_id: str, token: str, server: str | None = None) -> dict | None:
+    """The run as the REST API shows it; None while it does not exist."""
+    try:
+        return api("GET", f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}", token, server=server)
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return None
+        raise
+
+
+def wait_for_runs(
+    dag_id: str,
+    run_ids: Iterable[str],
+    token: str,
+    *,
+    states: Iterable[str] = ENDED,
+    ended_after: datetime | None = None,
+    timeout: float = 900,
+    server: str | None = None,
+    on_poll: Callable[[], None] | None = None,
+) -> dict[str, dict]:
+    """Each run once it is in one of `states` (by default: ended), by run id. Runs that do not
+    exist yet are waited for. With `ended_after`, a run counts only once it ended after that
+    moment (a cleared or reprocessed run keeps its id and its old end). `on_poll` runs before
+    each look, for what a caller must do meanwhile. Prints the states whenever they change."""
+    run_ids, states = sorted(set(run_ids)), set(states)
+    shown: list = []
+
+    def reached(run: dict | None) -> bool:
+        if not run or run["state"] not in states:
             return False
+        return ended_after is None or bool(
+            run.get("end_date") and datetime.fromisoformat(run["end_date"]) > ended_after
+        )
 
-    local_stack.wait_until(serialized, timeout, f"DAG {dag_id} in the api-server")
+    def all_reached() -> dict[str, dict] | None:
+        if on_poll:
+            on_poll()
+        runs = {run_id: dag_run(dag_id, run_id, token, server) for run_id in run_ids}
+        progress = [(run_id, run and run["state"]) for run_id, run in runs.items()]
+        if progress != shown:
+            shown[:] = progress
+            print(f"[{time.strftime('%X')}] {dag_id}: {progress}", flush=True)
+        return runs if all(reached(run) for run in runs.values()) else None
+
+    try:
+        return wait_until(all_reached, timeout, f"{dag_id} runs {run_ids} in {sorted(states)}")
+    except local_stack.StackError:
+        raise local_stack.StackError(
+            f"{dag_id} runs not all in {sorted(states)} after {timeout:.0f} s: {shown}"
+        ) from None
 
 
-def wait_for_run(dag_id: str, run_id: str, token: str, timeout: float = 900, poll: float = 3) -> dict:
-    """The DAG run once it ended (success or failed), printing each state it passes through."""
-    deadline, state = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        run = api("GET", f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}", token)
-        if run["state"] != state:
-            state = run["state"]
-            print(f"[{time.strftime('%X')}] {run_id}: {state}", flush=True)
-        if state in ("success", "failed"):
-            return run
-        time.sleep(poll)
-    raise local_stack.StackError(f"{dag_id} run {run_id} still {state} after {timeout:.0f} s")
+def wait_for_run(dag_id: str, run_id: str, token: str, **options) -> dict:
+    """The DAG run once it ended (success or failed); options as for wait_for_runs."""
+    return wait_for_runs(dag_id, [run_id], token, **options)[run_id]
