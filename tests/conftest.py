@@ -76,6 +76,23 @@ def stack_home(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def aws_client(stack_home):
+    """boto3 clients for the local stack's moto server: `aws_client("s3")`. Requesting it starts
+    the stack, so no test depends on an earlier one having started moto."""
+    import boto3
+
+    from sdk_campaigns.dev import local_stack
+
+    def client(service: str):
+        # A session per client: boto3's default session is not safe to share between threads.
+        return boto3.session.Session().client(
+            service, endpoint_url=local_stack.moto_url(), region_name=local_stack.AWS_REGION
+        )
+
+    return client
+
+
+@pytest.fixture(scope="session")
 def airflow_ui(stack_home, tmp_path_factory):
     """Airflow's api-server, scheduler, dag-processor and triggerer on the test stack, on a free
     port, with a campaign of the two quickest SDKs and a history and reports of their own."""

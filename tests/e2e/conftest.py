@@ -1,4 +1,5 @@
-"""Helpers for end-to-end tests on the local stack (the `stack_home` fixture is in tests/conftest.py)."""
+"""Helpers for end-to-end tests on the local stack (the `stack_home` and `aws_client` fixtures are in
+tests/conftest.py)."""
 
 import os
 import subprocess
@@ -17,11 +18,3 @@ def run_airflow(args: list[str], timeout: int = 1500, env: dict | None = None) -
         text=True,
         timeout=timeout,
     )
-
-
-def s3_client():
-    import boto3
-
-    from sdk_campaigns.dev import local_stack
-
-    return boto3.client("s3", endpoint_url=local_stack.moto_url(), region_name="us-east-1")

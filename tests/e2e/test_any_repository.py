@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from sdk_campaigns import history
 from sdk_campaigns.config import REPO_ROOT
-from sdk_campaigns.history import store as history
+from sdk_campaigns.dev import airflow_services
 
 from .conftest import run_airflow
 
@@ -65,34 +66,27 @@ def git_server(tmp_path_factory):
             str(root),
         ],
     )
-    deadline = time.monotonic() + 10
-    while subprocess.run(
-        ["git", "ls-remote", f"git://127.0.0.1:{port}/sdk.git"], capture_output=True
-    ).returncode:
-        assert time.monotonic() < deadline, "git daemon did not start"
-        time.sleep(0.2)
-    yield f"git://127.0.0.1:{port}/sdk.git"
+    url = f"git://127.0.0.1:{port}/sdk.git"
+
+    def serving() -> bool:
+        return subprocess.run(["git", "ls-remote", url], capture_output=True).returncode == 0
+
+    airflow_services.wait_until(serving, 10, "git daemon")
+    yield url
     daemon.terminate()
     daemon.wait()
 
 
 @pytest.fixture(scope="module")
-def alert_queue(stack_home, tmp_path_factory):
+def alert_queue(aws_client, tmp_path_factory):
     """An SNS topic (moto) with an SQS queue subscribed, and a campaign config alerting to it."""
-    import boto3
-
-    from sdk_campaigns.dev import local_stack
-
-    def client(service):
-        return boto3.client(service, endpoint_url=local_stack.moto_url(), region_name="us-east-1")
-
     name = f"sdkc-alerts-{int(time.time())}"
-    topic = client("sns").create_topic(Name=name)["TopicArn"]
-    queue_url = client("sqs").create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+    topic = aws_client("sns").create_topic(Name=name)["TopicArn"]
+    queue_url = aws_client("sqs").create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = aws_client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
-    client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    aws_client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     folder = tmp_path_factory.mktemp("config")
     # Its own history, so this run is the first of its SDKs whatever other tests ran before:
     # their failing streaks start here, which is what the alert announces.
@@ -103,7 +97,7 @@ def alert_queue(stack_home, tmp_path_factory):
     return {
         "config": str(folder / "campaign.yaml"),
         "history_uri": str(folder / "history"),
-        "sqs": client("sqs"),
+        "sqs": aws_client("sqs"),
         "queue_url": queue_url,
     }
 

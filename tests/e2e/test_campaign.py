@@ -4,13 +4,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 
+from sdk_campaigns import history
 from sdk_campaigns.config import load_config
-from sdk_campaigns.history import store as history
 
-from .conftest import run_airflow, s3_client
+from .conftest import run_airflow
 
 pytestmark = pytest.mark.stack
 
@@ -72,7 +71,7 @@ def test_report_lists_both_sdks(campaign):
     assert (Path(report).parent / "data-docs" / "index.html").exists(), "GX Data Docs missing from the run"
 
 
-def test_jobs_own_log_lines_are_collected(campaign):
+def test_jobs_own_log_lines_are_collected(campaign, aws_client):
     _, partitions = campaign
     for sdk, partition in partitions.items():
         summary = partition["summary"]
@@ -80,7 +79,7 @@ def test_jobs_own_log_lines_are_collected(campaign):
         assert summary["job_id"] in summary["log_stream"]
         assert any(line.startswith("SDK_CAMPAIGN_SUMMARY ") for line in summary["log_excerpt"])
         bucket, _, prefix = summary["results_uri"].removeprefix("s3://").partition("/")
-        job_log = s3_client().get_object(Bucket=bucket, Key=prefix + "job.log")["Body"].read().decode()
+        job_log = aws_client("s3").get_object(Bucket=bucket, Key=prefix + "job.log")["Body"].read().decode()
         assert f"sdk-campaign: running {sdk} suite" in job_log
 
 
@@ -108,16 +107,14 @@ def test_mapped_tasks_are_named_by_sdk_in_the_ui(campaign, stack_home):
 
 
 @pytest.fixture(scope="module")
-def metrics_before(stack_home):  # requested by `campaign`, so it reads before the run
+def metrics_before(aws_client):  # requested by `campaign`, so it reads before the run
     """What CloudWatch (moto, shared across runs) already holds for the campaign's minute:
     a rerun within the same minute adds to the sums, as CloudWatch would."""
     from sdk_campaigns.campaign import metrics
-    from sdk_campaigns.dev import local_stack
 
     moment = datetime.fromisoformat(LOGICAL_DATE).replace(second=0)
-    cloudwatch = boto3.client("cloudwatch", endpoint_url=local_stack.moto_url(), region_name="us-east-1")
     return metrics.read_back(
-        cloudwatch,
+        aws_client("cloudwatch"),
         dag_id="sdk_test_campaign",
         sdks=["python", "javascript"],
         start=moment,

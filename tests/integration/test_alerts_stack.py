@@ -36,37 +36,15 @@ FINDINGS = {
 SUBJECT = "sdk_test_campaign 2026-11-21: 2 regressions in go, python; 1 new flaky test in python"
 
 
-@pytest.fixture(scope="module")
-def aws():
-    import boto3
-
-    url = local_stack.moto_url()
-    assert local_stack.moto_ready(), (
-        f"moto server is not reachable at {url}: start it with `sdk-campaigns local up` "
-        f"(or set SDK_CAMPAIGNS_MOTO_PORT to the port of a running one)"
-    )
-
-    def client(service):
-        return boto3.client(
-            service,
-            endpoint_url=url,
-            region_name=local_stack.AWS_REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    return client
-
-
 @pytest.fixture
-def aws_connection(monkeypatch):
+def aws_connection(monkeypatch, stack_home):
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(local_stack.aws_connection()))
 
 
 @pytest.fixture
-def topic_and_queue(aws, aws_connection):
+def topic_and_queue(aws_client, aws_connection):
     """An SNS topic with an SQS queue subscribed to it (raw delivery off: SNS envelopes)."""
-    sns, sqs = aws("sns"), aws("sqs")
+    sns, sqs = aws_client("sns"), aws_client("sqs")
     name = f"it-alerts-{uuid.uuid4().hex[:12]}"
     topic_arn = sns.create_topic(Name=name)["TopicArn"]
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -145,12 +123,12 @@ def webhook(monkeypatch):
     thread.join(timeout=5)
 
 
-def test_sns_alert_reaches_a_subscribed_queue(aws, topic_and_queue):
+def test_sns_alert_reaches_a_subscribed_queue(aws_client, topic_and_queue):
     topic_arn, queue_url = topic_and_queue
 
     assert send_alert(FINDINGS, sns_topic_arn=topic_arn, aws_conn_id="aws_default") == ["sns"]
 
-    envelopes = _receive_sns_messages(aws("sqs"), queue_url)
+    envelopes = _receive_sns_messages(aws_client("sqs"), queue_url)
     assert len(envelopes) == 1
     envelope = envelopes[0]
     assert envelope["Type"] == "Notification" and envelope["TopicArn"] == topic_arn
@@ -163,17 +141,17 @@ def test_sns_alert_reaches_a_subscribed_queue(aws, topic_and_queue):
     assert text.rstrip().endswith("Report: /reports/sdk_test_campaign/report.html")
 
 
-def test_no_findings_publish_nothing(aws, topic_and_queue):
+def test_no_findings_publish_nothing(aws_client, topic_and_queue):
     topic_arn, queue_url = topic_and_queue
     quiet = {**FINDINGS, "regressions": [], "new_flaky": [], "fixed": FINDINGS["regressions"]}
 
     assert send_alert(quiet, sns_topic_arn=topic_arn) == []
 
-    response = aws("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)
+    response = aws_client("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)
     assert response.get("Messages", []) == []
 
 
-def test_sns_notifier_called_as_an_airflow_callback(aws, topic_and_queue):
+def test_sns_notifier_called_as_an_airflow_callback(aws_client, topic_and_queue):
     topic_arn, queue_url = topic_and_queue
     notifier = alerts.SnsAlertNotifier(
         target_arn="{{ params.topic }}", findings="{{ params.findings | tojson }}"
@@ -181,7 +159,7 @@ def test_sns_notifier_called_as_an_airflow_callback(aws, topic_and_queue):
 
     notifier({"params": {"topic": topic_arn, "findings": FINDINGS}})
 
-    envelopes = _receive_sns_messages(aws("sqs"), queue_url)
+    envelopes = _receive_sns_messages(aws_client("sqs"), queue_url)
     assert [e["Subject"] for e in envelopes] == [SUBJECT]
 
 
@@ -252,17 +230,17 @@ def test_unreachable_webhook_names_the_host_only(monkeypatch, caplog):
     assert "path-token-do-not-log" not in caplog.text
 
 
-def test_both_channels_and_a_failing_one_does_not_stop_the_other(aws, topic_and_queue, webhook):
+def test_both_channels_and_a_failing_one_does_not_stop_the_other(aws_client, topic_and_queue, webhook):
     topic_arn, queue_url = topic_and_queue
 
     assert send_alert(FINDINGS, sns_topic_arn=topic_arn, http_conn_id="alerts_webhook") == ["sns", "webhook"]
     assert len(webhook.requests) == 1
-    assert [e["Subject"] for e in _receive_sns_messages(aws("sqs"), queue_url)] == [SUBJECT]
+    assert [e["Subject"] for e in _receive_sns_messages(aws_client("sqs"), queue_url)] == [SUBJECT]
 
     webhook.status = 500
     with pytest.raises(AlertError, match=r"webhook: .*HTTP 500.*\(delivered via sns\)"):
         send_alert(FINDINGS, sns_topic_arn=topic_arn, http_conn_id="alerts_webhook")
-    assert [e["Subject"] for e in _receive_sns_messages(aws("sqs"), queue_url)] == [SUBJECT]
+    assert [e["Subject"] for e in _receive_sns_messages(aws_client("sqs"), queue_url)] == [SUBJECT]
 
 
 def test_webhook_notifier_awaited_as_in_the_triggerer(webhook):

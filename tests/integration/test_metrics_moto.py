@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sdk_campaigns.campaign import metrics
-from sdk_campaigns.dev import local_stack
 
 pytestmark = pytest.mark.stack
 
@@ -14,21 +13,8 @@ PRICES = metrics.FargatePrices()
 
 
 @pytest.fixture(scope="module")
-def cloudwatch():
-    import boto3
-
-    url = local_stack.moto_url()
-    assert local_stack.moto_ready(), (
-        f"moto server is not reachable at {url}: start it with `sdk-campaigns local up` "
-        f"(or set SDK_CAMPAIGNS_MOTO_PORT to the port of a running one)"
-    )
-    return boto3.client(
-        "cloudwatch",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+def cloudwatch(aws_client):
+    return aws_client("cloudwatch")
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sdk_campaigns.dev import local_stack
+from sdk_campaigns import history
 from sdk_campaigns.history import analytics
-from sdk_campaigns.history import store as history
 from sdk_campaigns.reporting import feed, publishing, report
 
 pytestmark = pytest.mark.stack
@@ -22,17 +21,8 @@ DATES = ("2026-11-20T06:00:00+00:00", "2026-11-21T06:00:00+00:00")
 
 
 @pytest.fixture(scope="module")
-def s3(stack_home):
-    import boto3
-
-    assert local_stack.moto_ready(), f"moto server is not reachable at {local_stack.moto_url()}"
-    return boto3.client(
-        "s3",
-        endpoint_url=local_stack.moto_url(),
-        region_name=local_stack.AWS_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+def s3(aws_client):
+    return aws_client("s3")
 
 
 @pytest.fixture
