@@ -69,6 +69,7 @@ def _percent(rate: float | None) -> str:
 def _history(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
+    from sdk_campaigns import history
     from sdk_campaigns.config import ConfigError, load_config
     from sdk_campaigns.history import HistoryError, analytics
 
@@ -78,6 +79,7 @@ def _history(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     uri, dag_id = config.history_uri(), config.campaign.dag_id
+    history.use_airflow_connection(args.aws_conn_id)
     since = datetime.now(UTC) - timedelta(days=args.days) if args.days else None
     try:
         with analytics.HistoryAnalytics(uri, dag_id) as answers:
@@ -171,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only logical dates in the last N days (default: all)",
     )
     history.add_argument("--json", action="store_true", help="print one JSON object instead")
+    history.add_argument(
+        "--aws-conn-id",
+        default="aws_default",
+        help="the Airflow AWS connection an s3:// history is read through (default aws_default)",
+    )
     history.set_defaults(func=_history)
 
     args = parser.parse_args(argv)

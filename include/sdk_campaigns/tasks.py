@@ -229,8 +229,10 @@ def validation_summary() -> dict:
 
 
 def publish(config: CampaignConfig, run: dict, sdk_plans: list[dict], outlet_events, aws_conn_id: str) -> str:
+    from sdk_campaigns import history
     from sdk_campaigns.publish import publish_run
 
+    history.use_airflow_connection(aws_conn_id)
     return publish_run(
         config,
         RunPlan.from_xcom(run, sdk_plans),

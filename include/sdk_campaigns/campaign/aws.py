@@ -7,17 +7,20 @@ registry that stands in for ECR's data plane.
 
 from __future__ import annotations
 
+import time
 from functools import cached_property
 from urllib.parse import urlparse
 
 from sdk_campaigns.campaign.images import RegistryAuth
 
 REGISTRY_EXTRA = "sdk_campaigns_registry"
+FILESYSTEM_SECONDS = 600
 
 
 class AwsContext:
     def __init__(self, aws_conn_id: str = "aws_default"):
         self.aws_conn_id = aws_conn_id
+        self._filesystem: tuple[float, object] | None = None
 
     @cached_property
     def _base_hook(self):
@@ -36,6 +39,28 @@ class AwsContext:
     @property
     def region_name(self) -> str | None:
         return self._base_hook.conn_config.region_name
+
+    def s3_filesystem(self):
+        """A pyarrow S3 filesystem with the connection's credentials (role_arn assumed), region and
+        endpoint: what the history reads and writes through. Kept for a few minutes, well inside
+        the life of assumed-role credentials."""
+        now = time.monotonic()
+        if self._filesystem is None or now - self._filesystem[0] > FILESYSTEM_SECONDS:
+            from pyarrow import fs as pafs
+
+            hook = self._base_hook
+            credentials = hook.get_credentials(region_name=self.region_name)
+            options = {
+                "access_key": credentials.access_key,
+                "secret_key": credentials.secret_key,
+                "session_token": credentials.token,
+                "region": self.region_name or hook.get_session().region_name or "us-east-1",
+            }
+            if self.endpoint_url:
+                endpoint = urlparse(self.endpoint_url)
+                options.update(endpoint_override=endpoint.netloc, scheme=endpoint.scheme or "https")
+            self._filesystem = (now, pafs.S3FileSystem(**options))
+        return self._filesystem[1]
 
     def client(self, service: str):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook

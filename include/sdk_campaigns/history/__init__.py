@@ -53,7 +53,7 @@ from sdk_campaigns.history.schema import (
     summary_dict,
     summary_record,
 )
-from sdk_campaigns.history.storage import is_local
+from sdk_campaigns.history.storage import is_local, use_airflow_connection, use_s3_filesystem
 from sdk_campaigns.history.summaries import read_summaries, summaries_table
 
 __all__ = [
@@ -79,5 +79,7 @@ __all__ = [
     "summary_dict",
     "summary_record",
     "write_partition",
+    "use_airflow_connection",
+    "use_s3_filesystem",
     "write_partition_table",
 ]

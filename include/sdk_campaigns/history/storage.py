@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -163,8 +164,16 @@ class RemoteStore:
             if info.type == pafs.FileType.File
         ]
 
+    @property
+    def _object_store(self) -> bool:
+        return self.fs.type_name in ("s3", "gcs")
+
     def makedirs(self, path: str) -> None:
-        self.fs.create_dir(path, recursive=True)
+        # An object store has no folders: writing a key is enough. pyarrow's create_dir would also
+        # ask HeadBucket (s3:ListBucket on AWS; moto wants an "s3:HeadBucket" action no real policy
+        # has) and leave empty marker objects behind.
+        if not self._object_store:
+            self.fs.create_dir(path, recursive=True)
 
     @contextlib.contextmanager
     def lock(self, partition_dir: str) -> Iterator[None]:
@@ -205,6 +214,25 @@ def _committed_elsewhere(files: list[tuple[str, datetime | None]], write_id: str
     return any(name == f"summary-{write_id}.parquet" for name, _ in files)
 
 
+# pyarrow's own S3 filesystem uses the default credential chain: no Airflow connection, no role_arn,
+# no endpoint. Tasks, the SDK Health app and the CLI hand it one built from the connection instead.
+_s3_filesystem: Callable[[], object] | None = None
+
+
+def use_s3_filesystem(factory: Callable[[], object] | None) -> None:
+    """Open s3:// histories on the pyarrow filesystem `factory()` returns (see
+    campaign.aws.AwsContext.s3_filesystem); None goes back to pyarrow's default credential chain."""
+    global _s3_filesystem
+    _s3_filesystem = factory
+
+
+def use_airflow_connection(aws_conn_id: str) -> None:
+    """Open s3:// histories with this Airflow AWS connection from now on, in this process."""
+    from sdk_campaigns.campaign.aws import AwsContext
+
+    use_s3_filesystem(AwsContext(aws_conn_id).s3_filesystem)
+
+
 def open_store(uri: str) -> LocalStore | RemoteStore:
     if not uri:
         raise HistoryError("no history location: set campaign.history_uri (a path, file://… or s3://…)")
@@ -212,6 +240,14 @@ def open_store(uri: str) -> LocalStore | RemoteStore:
         return LocalStore(Path(uri))
     if uri.startswith("file://"):
         return LocalStore(Path(uri.removeprefix("file://")))
+    if uri.startswith("s3://") and _s3_filesystem is not None:
+        location = urlsplit(uri)
+        if location.query:
+            raise HistoryError(
+                f"history_uri {uri!r} sets S3 options in its query, but the history is read through the "
+                f"Airflow connection: drop the query and set region or endpoint on the connection"
+            )
+        return RemoteStore(_s3_filesystem(), f"{location.netloc}{location.path}".rstrip("/"))
     from pyarrow import fs as pafs
 
     try:

@@ -26,6 +26,7 @@ from sdk_campaigns.reporting import templating
 # Arrow) are imported by the routes, in the api-server only.
 
 URL_PREFIX = "/sdk-health"
+AWS_CONN_ID = "aws_default"
 
 
 def reports_url(dag_id: str) -> str:
@@ -57,6 +58,7 @@ def _require_dag_access(dag_id: str):
 def _summaries(config: CampaignConfig) -> list[dict]:
     from sdk_campaigns import history
 
+    history.use_airflow_connection(AWS_CONN_ID)  # an s3:// history is read as the tasks write it
     return history.read_summaries(config.history_uri(), config.campaign.dag_id)
 
 
