@@ -121,11 +121,13 @@ with DAG(
         return tasks.plan(CONFIG, params, dag_run)
 
     @task(task_id=task_ids.CHECK_ENVIRONMENT)
-    def ensure_batch_environment(run: dict, sdk_plans: list[dict]) -> dict:
-        """ECR repositories, the results bucket, IAM roles, Fargate compute environment and queue."""
+    def check_environment(run: dict, sdk_plans: list[dict]) -> dict:
+        """Every resource the planned SDKs need, as the campaign's CloudFormation stack deployed it
+        (ECR repositories, results bucket, roles, Fargate compute environment and queue): described,
+        never created. A missing one fails here, named, with the fix (`sdk-campaigns infra deploy`)."""
         from sdk_campaigns import tasks
 
-        return tasks.ensure_batch_environment(CONFIG, run, sdk_plans, AWS_CONN_ID)
+        return tasks.check_environment(CONFIG, run, sdk_plans, AWS_CONN_ID)
 
     @task(
         task_id=task_ids.BUILD_IMAGE,
@@ -133,20 +135,20 @@ with DAG(
         retries=1,
         retry_delay=timedelta(seconds=20),
     )
-    def build_image(sdk_plan: dict, resources: dict) -> dict:
+    def build_image(sdk_plan: dict, stack: dict) -> dict:
         """The SDK's test image: built and pushed to ECR only when its content hash is not in the
         registry yet. Links to the image in ECR."""
         from sdk_campaigns import tasks
 
         get_current_context()["sdk"] = sdk_plan["sdk"]
-        return tasks.build_image(sdk_plan, resources, AWS_CONN_ID)
+        return tasks.build_image(sdk_plan, stack, AWS_CONN_ID)
 
     @task(task_id=task_ids.REGISTER_JOBS, trigger_rule=ALL_DONE)
-    def register_jobs(run: dict, sdk_plans: list[dict], resources: dict) -> list[dict]:
+    def register_jobs(run: dict, sdk_plans: list[dict], stack: dict) -> list[dict]:
         """A job definition per SDK whose image exists; one BatchOperator kwargs dict each."""
         from sdk_campaigns import tasks
 
-        return tasks.register_jobs(CONFIG, run, sdk_plans, resources, AWS_CONN_ID)
+        return tasks.register_jobs(CONFIG, run, sdk_plans, stack, AWS_CONN_ID)
 
     @task(task_id=task_ids.COLLECT, map_index_template="{{ sdk }}", trigger_rule=ALL_DONE)
     def collect(sdk_plan: dict, run: dict) -> dict:
@@ -186,11 +188,11 @@ with DAG(
     # setup
     sdk_plans = plan()
     run = sdk_plans[RUN_XCOM_KEY]
-    resources = ensure_batch_environment(run, sdk_plans)
-    images = with_docs(build_image).partial(resources=resources).expand(sdk_plan=sdk_plans)
+    stack = check_environment(run, sdk_plans)
+    images = with_docs(build_image).partial(stack=stack).expand(sdk_plan=sdk_plans)
 
     # body: one Batch job per SDK, deferrable, shown by SDK name in the UI
-    submissions = register_jobs(run, sdk_plans, resources)
+    submissions = register_jobs(run, sdk_plans, stack)
     run_tests = ReattachingBatchOperator.partial(
         task_id=task_ids.RUN_TESTS,
         aws_conn_id=AWS_CONN_ID,
@@ -212,4 +214,4 @@ with DAG(
     validation = validate(run, sdk_plans)
     report = publish(run, sdk_plans)
 
-    chain(resources, images, submissions, run_tests, outcomes, validation, report, verdict(run, sdk_plans))
+    chain(stack, images, submissions, run_tests, outcomes, validation, report, verdict(run, sdk_plans))

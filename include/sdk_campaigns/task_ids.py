@@ -2,7 +2,7 @@
 another task's XCom (build_image's image, validate's summary) pull by them."""
 
 PLAN = "plan"
-CHECK_ENVIRONMENT = "ensure_batch_environment"
+CHECK_ENVIRONMENT = "check_environment"
 BUILD_IMAGE = "build_image"
 REGISTER_JOBS = "register_jobs"
 RUN_TESTS = "run_tests"

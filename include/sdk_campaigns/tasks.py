@@ -11,7 +11,7 @@ import logging
 
 from sdk_campaigns import task_ids
 from sdk_campaigns.campaign import collect as collecting
-from sdk_campaigns.campaign import environment, metrics, outcomes
+from sdk_campaigns.campaign import job_definitions, metrics, outcomes, resources
 from sdk_campaigns.campaign import verdict as verdicts
 from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.images import BASE_IMAGE, build_and_push, docker_client
@@ -54,41 +54,17 @@ def plan(config: CampaignConfig, params: dict, dag_run) -> list[dict]:
     return campaign_run.sdks_xcom()
 
 
-def ensure_batch_environment(
-    config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_id: str
-) -> dict:
+def check_environment(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_id: str) -> dict:
+    """The stack's resources for the planned SDKs, described (never created)."""
     campaign_run = RunPlan.from_xcom(run, sdk_plans)
     aws = AwsContext(aws_conn_id)
-    ecr, iam, batch, s3 = (aws.client(s) for s in ("ecr", "iam", "batch", "s3"))
-    repositories = {
-        p.sdk: environment.ensure_ecr_repository(ecr, p.repository, config.campaign.ecr_keep_images)
-        for p in campaign_run.sdks
-    }
-    bucket = config.campaign.results_bucket
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except s3.exceptions.ClientError:
-        try:
-            s3.create_bucket(Bucket=bucket)
-            log.info("created results bucket %s", bucket)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass  # a concurrent run of the same campaign created it
-    subnets, groups = environment.default_network(aws.client("ec2"), config.batch)
-    service_role = environment.ensure_role(
-        iam, config.batch.service_role_name, environment.BATCH_SERVICE_POLICY_ARN, "batch.amazonaws.com"
+    found = resources.check_environment(
+        aws.client, config.infra.stack_name, [p.sdk for p in campaign_run.sdks]
     )
-    environment.ensure_compute_environment(batch, config.batch, subnets, groups, service_role)
-    environment.ensure_job_queue(batch, config.batch)
-    return {
-        "repositories": repositories,
-        "execution_role_arn": environment.ensure_role(
-            iam, config.batch.execution_role_name, environment.EXECUTION_POLICY_ARN
-        ),
-        "job_role_arn": environment.ensure_job_role(iam, config.batch.job_role_name, bucket),
-    }
+    return found.to_xcom()
 
 
-def build_image(sdk_plan: dict, resources: dict, aws_conn_id: str) -> dict:
+def build_image(sdk_plan: dict, stack: dict, aws_conn_id: str) -> dict:
     planned = SdkPlan.from_xcom(sdk_plan)
     aws = AwsContext(aws_conn_id)
     pushed = build_and_push(
@@ -101,7 +77,8 @@ def build_image(sdk_plan: dict, resources: dict, aws_conn_id: str) -> dict:
     )
     verb = "built and pushed" if pushed.built else "reused"
     log.info("%s: %s %s (%s) in %.2f s", planned.sdk, verb, pushed.image, pushed.digest[:19], pushed.seconds)
-    links.persist(links.image_links(resources["repositories"][planned.sdk], pushed.digest))
+    repository_uri = resources.CampaignResources.from_xcom(stack).sdks[planned.sdk].repository_uri
+    links.persist(links.image_links(repository_uri, pushed.digest))
     return pushed.to_dict()
 
 
@@ -112,10 +89,11 @@ def _built_images(count: int) -> list[dict | None]:
 
 
 def register_jobs(
-    config: CampaignConfig, run: dict, sdk_plans: list[dict], resources: dict, aws_conn_id: str
+    config: CampaignConfig, run: dict, sdk_plans: list[dict], stack: dict, aws_conn_id: str
 ) -> list[dict]:
     """A job definition per SDK whose image exists, and one BatchOperator kwargs dict each."""
     campaign_run = RunPlan.from_xcom(run, sdk_plans)
+    found = resources.CampaignResources.from_xcom(stack)
     aws = AwsContext(aws_conn_id)
     batch = aws.client("batch")
     extra_env = aws.job_environment()
@@ -124,13 +102,14 @@ def register_jobs(
         if image is None:
             log.error("%s: no image was built, so no job is submitted; collect reports it", sdk_plan.sdk)
             continue
-        spec = environment.job_definition_spec(
+        spec = job_definitions.job_definition_spec(
             image=image["image"],
-            sdk=config.sdks[sdk_plan.sdk],
-            execution_role_arn=resources["execution_role_arn"],
-            job_role_arn=resources["job_role_arn"],
+            sdk=sdk_plan.sdk,
+            settings=config.sdks[sdk_plan.sdk],
+            resources=found,
+            region=batch.meta.region_name,
         )
-        definition = environment.ensure_job_definition(batch, sdk_plan.job_definition, spec)
+        definition = job_definitions.register(batch, sdk_plan.job_definition, spec)
         env = {**sdk_plan.environment, **extra_env}
         submissions.append(
             {

@@ -47,7 +47,9 @@ def test_plan_carries_results_prefix_and_argv_command(sample_config):
     plan = _plan(sample_config, sdks=["python", "python"], ref="release/1.2")
     assert len(plan) == 1
     env = plan[0]["environment"]
-    assert env["RESULTS_S3_URI"] == "s3://sdk-campaigns-results/sdk_test_campaign/manual__1/python/"
+    prefix = "sdk_test_campaign/manual__1/attempt-1/python/"
+    assert plan[0]["results_prefix"] == prefix
+    assert env["RESULTS_S3_URI"] == f"s3://sdk-campaigns-results/{prefix}results/"
     assert json.loads(env["SDK_TEST_COMMAND"])[:3] == ["python3", "-m", "pytest"]
     assert env["SDK_REF"] == "release/1.2"
 
@@ -115,7 +117,8 @@ def test_the_run_plan_round_trips_through_xcom_as_plain_values(sample_config):
     assert json.loads(json.dumps([run_fields, sdk_plans])) == [run_fields, sdk_plans]  # JSON, no classes
     assert RunPlan.from_xcom(run_fields, sdk_plans) == run
     assert run_fields["failure_policy"] == "tests" and [p["sdk"] for p in sdk_plans] == ["python", "go"]
-    assert run.results_prefix == "sdk_test_campaign/manual__1/"
+    assert run.results_prefix == "sdk_test_campaign/manual__1/attempt-1/"
+    assert _run(sample_config, clear_number=2).results_prefix == "sdk_test_campaign/manual__1/attempt-3/"
 
 
 @pytest.mark.parametrize(

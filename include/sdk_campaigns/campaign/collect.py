@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sdk_campaigns.campaign.junit import STATUSES, JUnitError, TestCase, parse_junit_stream, summarize
 from sdk_campaigns.campaign.metrics import queue_wait_seconds
+from sdk_campaigns.campaign.plan import JOB_RESULTS_FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,8 @@ def collect_outcome(
             outcome.log_excerpt = lines[-LOG_EXCERPT_LINES:]
             # Kept next to the results so the full log outlives CloudWatch retention.
             s3.put_object(Bucket=bucket, Key=f"{prefix}job.log", Body="\n".join(lines).encode())
-        cases, errors = fetch_junit(s3, bucket, prefix, max_junit_bytes)
+        # Only what the job wrote, under results/: its role may write nothing else here.
+        cases, errors = fetch_junit(s3, bucket, f"{prefix}{JOB_RESULTS_FOLDER}/", max_junit_bytes)
     outcome.status, outcome.reason = classify(job, cases, errors)
     harness_errors = [line for line in outcome.log_excerpt if line.startswith(HARNESS_ERROR_PREFIX)]
     if outcome.status == SDK_INFRA_FAILED and harness_errors:

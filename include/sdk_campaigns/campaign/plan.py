@@ -10,6 +10,9 @@ from sdk_campaigns.campaign.sources import SourceError, validate_ref, validate_r
 from sdk_campaigns.config import CampaignConfig
 
 OVERRIDE_KEYS = ("repo_url", "ref", "test_command")
+# <SDK prefix>/results/ is the job's to write (its job role may write nothing else); the SDK prefix's
+# other files (outcome.json, job.log) are the DAG's. infra/sdk_campaigns_infra/layout.py's roles match.
+JOB_RESULTS_FOLDER = "results"
 RUN_XCOM_KEY = "run"  # the plan task's XCom holding RunPlan's own fields
 
 # When the campaign run itself fails (the verdict task); every outcome is published either way.
@@ -120,8 +123,13 @@ class SdkPlan:
     repository: str
     job_definition: str
     job_name: str
-    results_prefix: str  # <dag_id>/<run_id>/<sdk>/ in the results bucket
+    results_prefix: str  # <dag_id>/<run_id>/attempt-<n>/<sdk>/ in the results bucket: the DAG's files
     environment: dict[str, str]
+
+    @property
+    def job_results_prefix(self) -> str:
+        """Where the job writes (its role may write nothing else), inside results_prefix."""
+        return f"{self.results_prefix}{JOB_RESULTS_FOLDER}/"
 
     def to_xcom(self) -> dict:
         return asdict(self)
@@ -143,14 +151,15 @@ class RunPlan:
     dag_id: str
     run_id: str
     logical_date: str  # ISO 8601
+    attempt: int  # 1, then one more each time the run is cleared (a rerun of its logical date)
     failure_policy: str
     validation_policy: str
     sdks: tuple[SdkPlan, ...]
 
     @property
     def results_prefix(self) -> str:
-        """The run's folder in the results bucket (validation.json; each SDK's folder below)."""
-        return f"{self.dag_id}/{self.run_id}/"
+        """This attempt's folder in the results bucket (validation.json; each SDK's folder below)."""
+        return attempt_prefix(self.dag_id, self.run_id, self.attempt)
 
     def run_xcom(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sdks"}
@@ -161,6 +170,12 @@ class RunPlan:
     @classmethod
     def from_xcom(cls, run: dict, sdk_plans: list[dict]) -> RunPlan:
         return cls(**run, sdks=tuple(SdkPlan.from_xcom(s) for s in sdk_plans))
+
+
+def attempt_prefix(dag_id: str, run_id: str, attempt: int) -> str:
+    """Each attempt of a run writes and reads its own folder: a cleared or reprocessed run never
+    collects what an earlier attempt left."""
+    return f"{dag_id}/{run_id}/attempt-{attempt}/"
 
 
 def plan_sdk(
@@ -176,14 +191,14 @@ def plan_sdk(
     sdk_ref = override.get("ref") or run_ref or settings.ref or config.campaign.default_ref
     repo_url = override.get("repo_url", settings.repo_url)
     test_command = override.get("test_command", list(settings.test_command))
-    prefix = f"{config.campaign.dag_id}/{run_id}/{sdk}/"
+    prefix = f"{attempt_prefix(config.campaign.dag_id, run_id, clear_number + 1)}{sdk}/"
     environment = {
         **settings.environment,
         "SDK_NAME": sdk,
         "SDK_REF": sdk_ref,
         "SDK_TEST_COMMAND": json.dumps(test_command),
         "SDK_RESULTS_FORMAT": settings.results_format,
-        "RESULTS_S3_URI": f"s3://{config.campaign.results_bucket}/{prefix}",
+        "RESULTS_S3_URI": f"s3://{config.campaign.results_bucket}/{prefix}{JOB_RESULTS_FOLDER}/",
     }
     if repo_url:
         environment["SDK_REPO_URL"] = repo_url
@@ -220,6 +235,7 @@ def plan_run(
         dag_id=config.campaign.dag_id,
         run_id=run_id,
         logical_date=logical_date,
+        attempt=clear_number + 1,
         failure_policy=validate_choice(
             params.get("failure_policy"), "failure_policy", FAILURE_POLICIES, DEFAULT_FAILURE_POLICY
         ),
