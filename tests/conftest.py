@@ -97,6 +97,8 @@ def airflow_ui(stack_home, tmp_path_factory):
     """Airflow's api-server, scheduler, dag-processor and triggerer on the test stack, on a free
     port, with a campaign of the two quickest SDKs and a history and reports of their own."""
     import socket
+    import uuid
+    from datetime import UTC, date, datetime, timedelta
 
     import yaml
 
@@ -108,6 +110,16 @@ def airflow_ui(stack_home, tmp_path_factory):
     config["sdks"] = {name: config["sdks"][name] for name in ("python", "go")}
     config["campaign"]["history_uri"] = str(folder / "history")
     config["campaign"]["report_dir"] = str(folder / "reports")
+    # Started at least a week ago, so backfills of the last days are possible on any date
+    # (tests/scheduler/test_backfill.py); catchup is off, so no more runs are scheduled for it.
+    configured = date.fromisoformat(str(config["campaign"]["start_date"]))
+    week_ago = datetime.now(UTC).date() - timedelta(days=7)
+    config["campaign"]["start_date"] = min(configured, week_ago).isoformat()
+    # Job names of this session's own: moto outlives test sessions, and a run id seen before (the
+    # backfill's dates, on the same day) must not re-attach to an earlier session's finished job.
+    # Under the configured prefix, which the infra stack's policies name.
+    prefix = config["batch"]["job_definition_prefix"]
+    config["batch"]["job_definition_prefix"] = f"{prefix}-test-{uuid.uuid4().hex[:8]}"
     config_path = folder / "campaign.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     with socket.socket() as probe:

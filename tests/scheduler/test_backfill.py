@@ -6,17 +6,15 @@ and SDK. Creating the same backfill again duplicates nothing; reprocessing compl
 replaces each date's partitions and nothing else.
 """
 
-import random
 import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from sdk_campaigns import history
 from sdk_campaigns.dev import airflow_services
-from sdk_campaigns.history import store as history
 
 pytestmark = pytest.mark.stack
 
@@ -25,16 +23,15 @@ SDKS = {"python", "go"}
 CONF = '{"sdks": ["python", "go"]}'
 
 
-def _three_past_dates() -> list[date]:
-    # The campaign starts on 2026-11-01 and runs at 06:00 UTC. A random window keeps reruns of
-    # this test on one moto (same run ids, same results keys) from reading another session's jobs.
-    first_possible = date(2026, 11, 2)
-    last_possible = datetime.now(UTC).date() - timedelta(days=3)
-    first = first_possible + timedelta(days=random.randint(0, (last_possible - first_possible).days))
-    return [first + timedelta(days=i) for i in range(3)]
+def backfill_dates(today: date) -> list[date]:
+    """The three days ending three days before today: clear of the latest interval, which
+    unpausing schedules, and of the recent manual runs other tests make on the same stack. The
+    airflow_ui fixture's config starts the DAG early enough for them (tests/conftest.py)."""
+    return [today - timedelta(days=days_ago) for days_ago in (5, 4, 3)]
 
 
-DATES = _three_past_dates()
+def _run_id(day: date) -> str:
+    return f"backfill__{day.isoformat()}T06:00:00+00:00"  # the schedule's 06:00 UTC
 
 
 def _airflow(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -46,52 +43,28 @@ def _airflow(env: dict, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
-def _create_backfill(env: dict, *extra: str) -> None:
+def _create_backfill(env: dict, dates: list[date], *extra: str) -> None:
     _airflow(
         env,
         "backfill", "create", "--dag-id", DAG_ID,
-        "--from-date", DATES[0].isoformat(), "--to-date", f"{DATES[-1].isoformat()}T23:59:59",
+        "--from-date", dates[0].isoformat(), "--to-date", f"{dates[-1].isoformat()}T23:59:59",
         "--max-active-runs", "3", "--dag-run-conf", CONF, *extra,
     )  # fmt: skip
 
 
 def _wait_for_backfills_to_complete(token: str, timeout: float = 120) -> None:
     """Only one backfill per DAG may run: the scheduler marks one complete soon after its runs end."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def all_complete() -> bool:
         backfills = airflow_services.api("GET", f"backfills?dag_id={DAG_ID}", token)["backfills"]
-        if all(b["completed_at"] for b in backfills):
-            return
-        time.sleep(2)
-    raise AssertionError(f"a backfill of {DAG_ID} did not complete within {timeout:.0f} s")
+        return all(b["completed_at"] for b in backfills)
+
+    airflow_services.wait_until(all_complete, timeout, f"the backfills of {DAG_ID} to complete")
 
 
 def _dag_runs(token: str) -> dict[str, dict]:
     runs = airflow_services.api("GET", f"dags/{DAG_ID}/dagRuns?limit=100", token)["dag_runs"]
     return {r["dag_run_id"]: r for r in runs}
-
-
-def _wait_for_runs(token: str, run_ids: set[str], after: datetime, timeout: float = 900) -> dict:
-    """Until every run in run_ids ended after `after`; prints progress while waiting."""
-    deadline, shown = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        runs = _dag_runs(token)
-        ended = {
-            run_id
-            for run_id in run_ids
-            if run_id in runs
-            and runs[run_id]["state"] in ("success", "failed")
-            and runs[run_id]["end_date"]
-            and datetime.fromisoformat(runs[run_id]["end_date"]) > after
-        }
-        progress = sorted((run_id, runs.get(run_id, {}).get("state")) for run_id in run_ids)
-        if progress != shown:
-            print(f"[{time.strftime('%X')}] {progress}", flush=True)
-            shown = progress
-        if ended == run_ids:
-            return runs
-        time.sleep(3)
-    raise AssertionError(f"runs did not end within {timeout:.0f} s: {shown}")
 
 
 def _partitions(uri: str) -> dict[tuple[str, str], history.Partition]:
@@ -105,18 +78,22 @@ def _partitions(uri: str) -> dict[tuple[str, str], history.Partition]:
 def first_backfill(airflow_ui):
     env = airflow_ui["env"]
     token = airflow_services.access_token()
+    dates = backfill_dates(datetime.now(UTC).date())
     started = datetime.now(UTC)
-    _create_backfill(env)
+    _create_backfill(env, dates)
     # Backfill runs wait for an unpaused DAG; unpausing also schedules the latest interval, so
     # four logical dates run at once.
     _airflow(env, "dags", "unpause", DAG_ID)
     backfills = airflow_services.api("GET", f"backfills?dag_id={DAG_ID}", token)["backfills"]
     assert len(backfills) == 1
-    run_ids = {f"backfill__{d.isoformat()}T06:00:00+00:00" for d in DATES}
-    time.sleep(5)  # let the scheduler create the scheduled run before listing what to wait for
-    run_ids |= {r for r, run in _dag_runs(token).items() if run["run_type"] == "scheduled"}
-    runs = _wait_for_runs(token, run_ids, started)
-    return {"token": token, "env": env, "runs": {r: runs[r] for r in run_ids}}
+
+    def scheduled_runs() -> set[str]:
+        return {r for r, run in _dag_runs(token).items() if run["run_type"] == "scheduled"}
+
+    scheduled = airflow_services.wait_until(scheduled_runs, 60, "the run that unpausing schedules")
+    run_ids = {_run_id(day) for day in dates} | scheduled
+    runs = airflow_services.wait_for_runs(DAG_ID, run_ids, token, ended_after=started)
+    return {"token": token, "env": env, "dates": dates, "runs": runs}
 
 
 def test_every_run_succeeds_and_ran_at_the_same_time(first_backfill):
@@ -133,11 +110,11 @@ def test_one_history_partition_per_date_and_sdk(first_backfill, airflow_ui):
     partitions = _partitions(airflow_ui["history_uri"])
     expected_dates = {history.date_key(r["logical_date"]) for r in first_backfill["runs"].values()}
     assert set(partitions) == {(d, sdk) for d in expected_dates for sdk in SDKS}
-    for day in DATES:
+    for day in first_backfill["dates"]:
         documents = history.read_run(airflow_ui["history_uri"], DAG_ID, f"{day.isoformat()}T06:00:00+00:00")
         assert {d["summary"]["sdk"] for d in documents} == SDKS
         for document in documents:
-            assert document["summary"]["run_id"] == f"backfill__{day.isoformat()}T06:00:00+00:00"
+            assert document["summary"]["run_id"] == _run_id(day)
             assert document["summary"]["status"] == "tests_failed"  # the sample's deliberate failure
             assert len(document["rows"]) == 6
             assert len({r["test_id"] for r in document["rows"]}) == 6
@@ -147,7 +124,7 @@ def test_creating_the_backfill_again_duplicates_nothing(first_backfill, airflow_
     before = _partitions(airflow_ui["history_uri"])
     runs_before = _dag_runs(first_backfill["token"])
     _wait_for_backfills_to_complete(first_backfill["token"])
-    _create_backfill(first_backfill["env"])  # default: dates with a run are skipped
+    _create_backfill(first_backfill["env"], first_backfill["dates"])  # default: dates with a run are skipped
     _wait_for_backfills_to_complete(first_backfill["token"])
     assert _dag_runs(first_backfill["token"]).keys() == runs_before.keys()
     assert _partitions(airflow_ui["history_uri"]) == before
@@ -158,13 +135,13 @@ def test_reprocessing_replaces_each_dates_partitions_and_nothing_else(first_back
     before = _partitions(uri)
     started = datetime.now(UTC)
     _wait_for_backfills_to_complete(token)
-    _create_backfill(first_backfill["env"], "--reprocess-behavior", "completed")
-    backfill_runs = {f"backfill__{d.isoformat()}T06:00:00+00:00" for d in DATES}
-    runs = _wait_for_runs(token, backfill_runs, started)
-    assert {runs[r]["state"] for r in backfill_runs} == {"success"}
+    dates = first_backfill["dates"]
+    _create_backfill(first_backfill["env"], dates, "--reprocess-behavior", "completed")
+    runs = airflow_services.wait_for_runs(DAG_ID, {_run_id(d) for d in dates}, token, ended_after=started)
+    assert {run["state"] for run in runs.values()} == {"success"}
     after = _partitions(uri)
     assert after.keys() == before.keys()
-    backfilled = {history.date_key(f"{d.isoformat()}T06:00:00+00:00") for d in DATES}
+    backfilled = {history.date_key(f"{d.isoformat()}T06:00:00+00:00") for d in dates}
     for key, partition in after.items():
         if key[0] in backfilled:
             assert partition.write_id != before[key].write_id, f"{key} was not rewritten"
