@@ -144,7 +144,7 @@ def test_a_failed_harness_is_an_infrastructure_failure_and_others_still_publish(
     assert "javascript: infrastructure_failed" in result.stdout + result.stderr
 
 
-def test_report_shows_both(campaign):
+def test_report_shows_the_harness_failure_and_the_repositorys_own_test(campaign):
     _, partitions = campaign
     html = Path(partitions["python"]["summary"]["report"]).read_text()
     assert "infrastructure failed" in html and "test_only_in_the_repository" in html

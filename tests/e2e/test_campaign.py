@@ -83,7 +83,8 @@ def test_jobs_own_log_lines_are_collected(campaign, aws_client):
         assert f"sdk-campaign: running {sdk} suite" in job_log
 
 
-def test_mapped_tasks_are_named_by_sdk_in_the_ui(campaign, stack_home):
+def test_mapped_tasks_are_named_by_sdk(campaign, stack_home):
+    """Each mapped task instance's rendered_map_index (the name the UI shows) is its SDK."""
     import sqlalchemy
 
     from sdk_campaigns.dev import local_stack

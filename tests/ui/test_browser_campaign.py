@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sdk_campaigns.config import load_config
 from sdk_campaigns.dev import airflow_services
 from sdk_campaigns.reporting import report
 
@@ -39,7 +40,7 @@ def journey(airflow_ui, browser):
     # A paused DAG queues manual runs forever; a new deployment's DAGs start paused.
     airflow_services.api("PATCH", f"dags/{DAG_ID}", token, {"is_paused": False})
     user, password = airflow_services.login()
-    seen: dict = {}
+    seen: dict = {"configured": load_config(Path(airflow_ui["config"])).sdk_names}
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(30_000)
     try:
@@ -53,6 +54,9 @@ def journey(airflow_ui, browser):
         page.get_by_role("button", name="Trigger").first.click()
         form = page.get_by_role("dialog")
         sdks = form.get_by_role("combobox").first
+        sdks.click()  # opens the multi-select's list of every SDK it offers
+        page.get_by_role("option").first.wait_for()
+        seen["offered"] = page.get_by_role("option").all_inner_texts()
         for sdk in PICKED:
             sdks.fill(sdk)
             page.get_by_role("option", name=sdk, exact=True).click()
@@ -92,8 +96,9 @@ def journey(airflow_ui, browser):
     return seen
 
 
-def test_the_form_offers_the_configured_sdks_with_their_descriptions(journey):
-    assert "SDKs to test" in journey["form_text"]
+def test_the_form_offers_the_configured_sdks_and_says_what_none_means(journey):
+    assert journey["offered"] == journey["configured"]
+    assert f"none selected means all of: {', '.join(journey['configured'])}" in journey["form_text"]
 
 
 def test_the_triggered_run_tests_the_picked_sdks_and_succeeds(journey):

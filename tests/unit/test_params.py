@@ -124,7 +124,9 @@ def test_the_form_offers_the_configured_sdks_as_a_multi_select(params, sample_co
     assert params["sdks"] == []
 
 
-def test_policies_show_a_label_for_every_value_and_default_as_documented(params, sample_config):
+def test_policies_label_every_value_and_default_to_infrastructure_and_the_configs_validation(
+    params, sample_config
+):
     for name in ("failure_policy", "validation_policy"):
         schema = params.get_param(name).schema
         assert set(schema["values_display"]) == set(schema["enum"])
@@ -132,7 +134,7 @@ def test_policies_show_a_label_for_every_value_and_default_as_documented(params,
     assert params["validation_policy"] == sample_config.validation.on_failure
 
 
-def test_params_stay_flat(params):
+def test_params_stay_flat_with_a_title_and_a_description(params):
     for name in params:
         schema = params.get_param(name).schema
         types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
