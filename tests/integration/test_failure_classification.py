@@ -8,15 +8,12 @@ import uuid
 import pytest
 
 from sdk_campaigns.campaign import collect
-from sdk_campaigns.campaign import environment as infrastructure
-from sdk_campaigns.config import BatchSettings
 from sdk_campaigns.dev import airflow_services, local_stack
 
-from .batch_support import register_tiny_job_definition
+from .batch_support import fargate_queue, register_tiny_job_definition
 
 pytestmark = pytest.mark.stack
 
-SETTINGS = BatchSettings(compute_environment="it-fargate", job_queue="it-queue")
 BUCKET = "it-classification"
 
 
@@ -37,13 +34,8 @@ echo "memory limit: $limit bytes"
 
 @pytest.fixture(scope="module")
 def queue(aws_client):
-    iam, batch = aws_client("iam"), aws_client("batch")
-    subnets, groups = infrastructure.default_network(aws_client("ec2"), SETTINGS)
-    role = infrastructure.ensure_role(iam, "it-batch-service", service="batch.amazonaws.com")
-    infrastructure.ensure_compute_environment(batch, SETTINGS, subnets, groups, role)
-    infrastructure.ensure_job_queue(batch, SETTINGS)
     aws_client("s3").create_bucket(Bucket=BUCKET)
-    return SETTINGS.job_queue
+    return fargate_queue(aws_client, "it-queue")
 
 
 @pytest.fixture
