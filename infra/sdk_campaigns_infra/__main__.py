@@ -1,4 +1,8 @@
-"""`python -m sdk_campaigns_infra template [--config FILE]`: print the stack's CloudFormation template."""
+"""`python -m sdk_campaigns_infra template|policy [--config FILE]` (with infra/ on sys.path).
+
+template: the stack's CloudFormation template (JSON), as `cdk synth` makes it.
+policy:   the Airflow role's policy from that template, rendered (docs/deploying.md shows it).
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,29 @@ from pathlib import Path
 
 from sdk_campaigns.config import ConfigError, load_config
 from sdk_campaigns_infra import InfraConfigError, synth_template
+from sdk_campaigns_infra.render import airflow_policy_json
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sdk_campaigns_infra")
     commands = parser.add_subparsers(dest="command", required=True)
-    template = commands.add_parser("template", help="print the synthesized CloudFormation template (JSON)")
-    template.add_argument(
-        "--config", type=Path, help="campaign config (default: SDK_CAMPAIGNS_CONFIG or include/campaign.yaml)"
-    )
+    for name, text in (
+        ("template", "print the synthesized CloudFormation template (JSON)"),
+        ("policy", "print the Airflow role's policy document of that template"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument(
+            "--config",
+            type=Path,
+            help="campaign config (default: SDK_CAMPAIGNS_CONFIG or include/campaign.yaml)",
+        )
     args = parser.parse_args(argv)
     try:
-        document = synth_template(load_config(args.config))
+        template = synth_template(load_config(args.config))
     except (ConfigError, InfraConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    json.dump(document, sys.stdout, indent=1)
-    print()
+    print(json.dumps(template, indent=1) if args.command == "template" else airflow_policy_json(template))
     return 0
 
 

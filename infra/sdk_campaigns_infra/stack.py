@@ -76,6 +76,15 @@ def skip_checks(resource: cdk.CfnResource, reasons: dict[str, str]) -> None:
     resource.add_metadata("checkov", existing)
 
 
+def log_group_arns(group: logs.CfnLogGroup) -> list[str]:
+    """A log group's ARN with and without ':*': streams lie below the first, some calls name the second.
+
+    Written out from the name: GetAtt Arn is the ':*' form on AWS but the bare one on moto.
+    """
+    bare = f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:log-group:{group.ref}"
+    return [bare, f"{bare}:*"]
+
+
 def _check_prefixes(config: CampaignConfig) -> None:
     """The lifecycle expires whole prefixes: the ones it keeps must not lie under them."""
     expired = {
@@ -232,7 +241,7 @@ class CampaignStack(cdk.Stack):
                         ),
                         iam.PolicyStatement(
                             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[self.log_group.attr_arn],
+                            resources=log_group_arns(self.log_group),
                         ),
                     ]
                 )
@@ -409,6 +418,7 @@ class CampaignStack(cdk.Stack):
         role = iam.Role(
             self,
             "ImageBuildRole",
+            role_name=name,
             description="CodeBuild image builds: read build contexts, push to the campaign's repositories",
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             inline_policies={
@@ -433,7 +443,7 @@ class CampaignStack(cdk.Stack):
                         ),
                         iam.PolicyStatement(
                             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[log_group.attr_arn],
+                            resources=log_group_arns(log_group),
                         ),
                     ]
                 )
@@ -557,7 +567,7 @@ class CampaignStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="JobLogs",
                 actions=["logs:DescribeLogStreams", "logs:GetLogEvents"],
-                resources=[self.log_group.attr_arn],
+                resources=log_group_arns(self.log_group),
             ),
             iam.PolicyStatement(sid="Alerts", actions=["sns:Publish"], resources=[self.topic.topic_arn]),
             iam.PolicyStatement(
