@@ -37,7 +37,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-# The whole deployment in containers (README, "docker-compose"); needs the secrets in .env.
+# The whole deployment in containers (docs/compose.md); needs the secrets in .env.
 compose-up: up
 	images/stack/prepare.sh
 	docker-compose up -d --build

@@ -33,6 +33,30 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.run_demo(args)
 
 
+def _infra(args: argparse.Namespace) -> int:
+    from sdk_campaigns import stack_deploy
+    from sdk_campaigns.config import ConfigError, load_config
+
+    try:
+        config = load_config()
+        template = stack_deploy.synthesize(config)
+        if args.action == "template":
+            print(json.dumps(template, indent=1))
+            return 0
+        import boto3
+
+        session = boto3.session.Session(region_name=args.region) if args.region else boto3.session.Session()
+        found = stack_deploy.deploy(session.client("cloudformation"), config, template)
+    except (ConfigError, stack_deploy.DeployError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"stack {config.infra.stack_name} deployed; its outputs (the DAG reads them from CloudFormation):")
+    for key, value in sorted(found.items()):
+        if key != "CampaignResources":
+            print(f"  {key:<24} {value}")
+    return 0
+
+
 def _junit_summarize(args: argparse.Namespace) -> int:
     from sdk_campaigns.campaign.junit import JUnitError, parse_junit_file, summarize
 
@@ -151,6 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--sdks", nargs="*", default=None, help="SDKs to test (default: all configured)")
     demo_parser.add_argument("--ref", default=None, help="git ref to record with the results")
     demo_parser.set_defaults(func=_demo)
+
+    infra = commands.add_parser(
+        "infra", help="the AWS infrastructure a campaign needs (the CDK app in infra/), as one stack"
+    )
+    infra.add_argument(
+        "action",
+        choices=["template", "deploy"],
+        help="template: print the synthesized CloudFormation template (JSON); deploy: create or update the "
+        "stack in the account of the current AWS credentials (boto3's default chain, AWS_ENDPOINT_URL "
+        "included) and print its outputs",
+    )
+    infra.add_argument("--region", default=None, help="AWS region (default: the credentials' region)")
+    infra.set_defaults(func=_infra)
 
     junit = commands.add_parser("junit", help="read JUnit XML files the way a campaign does")
     junit_commands = junit.add_subparsers(dest="junit_command", required=True)

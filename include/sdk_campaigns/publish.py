@@ -46,10 +46,14 @@ def publish_run(
 
 
 def send_run_metrics(cloudwatch, run: RunPlan, found: list[dict]) -> None:
-    metrics.publish(
-        cloudwatch,
-        metrics.campaign_summary_metrics(found, dag_id=run.dag_id, logical_date=run.logical_date),
-    )
+    """Informative: CloudWatch refusing them never stops the history and the report."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    data = metrics.campaign_summary_metrics(found, dag_id=run.dag_id, logical_date=run.logical_date)
+    try:
+        metrics.publish(cloudwatch, data)
+    except (BotoCoreError, ClientError) as err:
+        log.warning("the run's CloudWatch metrics were not published: %s", err)
 
 
 def store_history(uri: str, run: RunPlan, found: list[dict], validation: dict, report_file: Path) -> None:

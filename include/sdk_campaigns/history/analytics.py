@@ -2,7 +2,7 @@
 
 Every answer is plain JSON-ready data (dicts, lists, strings, numbers, None); dates are the
 logical dates as the history stores them (ISO 8601 strings). The year-long questions (pass
-rate, broken since) read only the per-partition summaries (one cached file, see history.py);
+rate, broken since) read only the per-partition summaries (one cached file, see history/summaries.py);
 test-level questions read only the rows files of the runs they need, which DuckDB scans in
 place.
 

@@ -35,7 +35,7 @@ ECR_REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]
 ECR_REPOSITORY_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repository>.+)$"
 )
-DATA_DOCS_FILE = "data-docs/index.html"  # next to the run's report (runs.validate_run writes it)
+DATA_DOCS_FILE = "data-docs/index.html"  # next to the run's report (tasks.validate writes it)
 
 
 def _text(value: object, limit: int = 1024) -> str:
