@@ -18,7 +18,9 @@ from sdk_campaigns.dev import local_stack
 
 # What of `airflow dags test`'s output is shown live; everything goes to the log file.
 TASK_STARTED = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
-CAMPAIGN_NEWS = re.compile(r"\[(?:info|warning|error)\s*\] (.+?)\s+\[sdk_campaigns\.(?:tasks|publish|campaign\.\w+)\]")
+CAMPAIGN_NEWS = re.compile(
+    r"\[(?:info|warning|error)\s*\] (.+?)\s+\[sdk_campaigns\.(?:tasks|publish|campaign\.\w+)\]"
+)
 JOB_LOG_LINE = re.compile(r"\[\S+ job\] ")
 
 
