@@ -344,3 +344,32 @@ def test_the_docs_show_the_airflow_policy_of_the_template(template):
         "docs/deploying.md shows another policy: paste the output of "
         "`python -m sdk_campaigns_infra policy` (run in infra/) into it"
     )
+
+
+def test_configured_network_and_the_template_command(campaign_config, tmp_path, capsys):
+    """Subnets and security groups from the config: no VPC of the stack's; `template` prints JSON."""
+    import yaml
+    from sdk_campaigns_infra.__main__ import main
+
+    raw = yaml.safe_load((REPO_ROOT / "include" / "campaign.yaml").read_text())
+    raw["batch"].update(subnets=["subnet-0a1b2c3d4e5f60718"], security_groups=["sg-0a1b2c3d4e5f60718"])
+    raw["sdks"] = {"node-js": raw["sdks"]["javascript"]}
+    config_file = tmp_path / "campaign.yaml"
+    config_file.write_text(yaml.safe_dump(raw))
+
+    assert main(["template", "--config", str(config_file)]) == 0
+    template = json.loads(capsys.readouterr().out)
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert not [k for k in kinds if k.startswith("AWS::EC2::")], kinds
+    (environment,) = resources_of_type(template, "AWS::Batch::ComputeEnvironment").values()
+    assert environment["Properties"]["ComputeResources"]["Subnets"] == ["subnet-0a1b2c3d4e5f60718"]
+    assert environment["Properties"]["ComputeResources"]["SecurityGroupIds"] == ["sg-0a1b2c3d4e5f60718"]
+    assert template["Outputs"]["AssignPublicIp"]["Value"] == "DISABLED"
+    assert {"RepositoryUriNodeJs", "JobRoleArnNodeJs"} <= set(template["Outputs"])
+
+    # A VPC id without its subnets would need a lookup (an AWS account at synth time): refused.
+    raw["batch"]["subnets"] = []
+    raw["infra"]["vpc_id"] = "vpc-0a1b2c3d4e5f60718"
+    config_file.write_text(yaml.safe_dump(raw))
+    assert main(["template", "--config", str(config_file)]) == 2
+    assert "batch.subnets" in capsys.readouterr().err
