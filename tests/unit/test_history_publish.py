@@ -73,6 +73,7 @@ def publish(tmp_path, monkeypatch, sample_config):
             dag_id=config.campaign.dag_id,
             run_id=run_id,
             logical_date=logical_date,
+            attempt=1,
             failure_policy="infrastructure",
             validation_policy="warn",
             sdks=(),
