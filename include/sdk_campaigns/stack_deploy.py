@@ -7,6 +7,7 @@ is the only step: nothing is recorded anywhere else. `cdk deploy` from infra/ ma
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -20,6 +21,8 @@ TEMPLATE_BODY_LIMIT = 51_200
 FAILED_STATES = ("CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE",
                  "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "DELETE_COMPLETE")  # fmt: skip
 NO_UPDATES = "No updates are to be performed"
+USABLE_STATES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
+TEMPLATE_TAG = "sdk-campaigns:template"  # the deployed template's hash: the same one is not sent again
 
 
 class DeployError(RuntimeError):
@@ -72,7 +75,8 @@ def deploy(
 ) -> dict[str, str]:
     """Create or update the campaign's stack from `template` and wait; returns its outputs."""
     name = config.infra.stack_name
-    body = json.dumps(template, separators=(",", ":"))
+    body = json.dumps(template, separators=(",", ":"), sort_keys=True)
+    template_hash = hashlib.sha256(body.encode()).hexdigest()[:16]
     if len(body) > TEMPLATE_BODY_LIMIT:
         raise DeployError(
             f"the template is {len(body)} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte limit "
@@ -82,8 +86,11 @@ def deploy(
         "StackName": name,
         "TemplateBody": body,
         "Capabilities": ["CAPABILITY_NAMED_IAM"],
-        "Tags": [{"Key": "sdk-campaigns:campaign", "Value": config.campaign.dag_id}]
-        + [{"Key": k, "Value": v} for k, v in sorted(config.infra.tags.items())],
+        "Tags": [
+            {"Key": "sdk-campaigns:campaign", "Value": config.campaign.dag_id},
+            {"Key": TEMPLATE_TAG, "Value": template_hash},
+            *({"Key": k, "Value": v} for k, v in sorted(config.infra.tags.items())),
+        ],
     }
     existing = _stack(cloudformation, name)
     if existing is not None and existing["StackStatus"] == "ROLLBACK_COMPLETE":
@@ -92,6 +99,11 @@ def deploy(
         cloudformation.delete_stack(StackName=name)
         _wait(cloudformation, name, ("DELETE_COMPLETE",), timeout, progress, gone_ok=True)
         existing = None
+    if existing is not None and existing["StackStatus"] in USABLE_STATES:
+        tags = {t["Key"]: t["Value"] for t in existing.get("Tags", [])}
+        if tags.get(TEMPLATE_TAG) == template_hash:
+            progress(f"stack {name} is up to date")
+            return outputs(existing)
     if existing is None:
         progress(f"creating stack {name}")
         cloudformation.create_stack(**arguments)

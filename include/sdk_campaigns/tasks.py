@@ -96,7 +96,6 @@ def register_jobs(
     found = resources.CampaignResources.from_xcom(stack)
     aws = AwsContext(aws_conn_id)
     batch = aws.client("batch")
-    extra_env = aws.job_environment()
     submissions = []
     for sdk_plan, image in zip(campaign_run.sdks, _built_images(len(campaign_run.sdks)), strict=True):
         if image is None:
@@ -110,21 +109,18 @@ def register_jobs(
             region=batch.meta.region_name,
         )
         definition = job_definitions.register(batch, sdk_plan.job_definition, spec)
-        env = {**sdk_plan.environment, **extra_env}
         submissions.append(
             {
                 "job_name": sdk_plan.job_name,
                 "job_definition": definition,
                 "container_overrides": {
-                    "environment": [{"name": k, "value": v} for k, v in sorted(env.items())]
+                    "environment": [{"name": k, "value": v} for k, v in sorted(sdk_plan.environment.items())]
                 },
                 "tags": {"sdk": sdk_plan.sdk, "dag_id": campaign_run.dag_id, "run_id": campaign_run.run_id},
             }
         )
+    if not submissions:
         raise verdicts.CampaignFailed("no SDK image was built: nothing to run (see the build_image logs)")
-        raise verdicts.CampaignFailed(
-            "no SDK image was built: nothing to run (see the build_image task logs)"
-        )
     return submissions
 
 

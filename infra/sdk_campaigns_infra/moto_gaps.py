@@ -44,6 +44,8 @@ def moto_enforceable(document: dict) -> dict:
 
     moto gaps: it compares action names case-sensitively, and names Batch's actions in lower case
     (`batch:describejobqueues`) while IAM itself ignores case: each action is listed in lower case too.
+    It names CloudWatch's actions `monitoring:*` and checks HeadBucket as `s3:HeadBucket` (AWS: ListBucket):
+    those are listed too.
     It checks every service but S3 against resource "*" only, so a statement scoped to ARNs never
     matches there: those statements get "*". S3 statements keep their resources, which moto does
     check: the job roles' per-SDK prefixes hold locally exactly as on AWS.
@@ -52,7 +54,11 @@ def moto_enforceable(document: dict) -> dict:
     widened = []
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        statement = {**statement, "Action": sorted({*actions, *(a.lower() for a in actions)})}
+        # moto gap: it names CloudWatch's actions by the API's endpoint prefix (monitoring:PutMetricData).
+        aliases = [f"monitoring:{a.split(':', 1)[1]}" for a in actions if a.startswith("cloudwatch:")]
+        # moto gap: it asks HeadBucket as "s3:HeadBucket", an action IAM lacks (AWS asks s3:ListBucket).
+        aliases += ["s3:HeadBucket" for a in actions if a == "s3:ListBucket"]
+        statement = {**statement, "Action": sorted({*actions, *aliases, *(a.lower() for a in actions)})}
         if not all(action.startswith("s3:") for action in actions):
             statement["Resource"] = "*"
         widened.append(statement)

@@ -531,6 +531,11 @@ class CampaignStack(cdk.Stack):
                 conditions={"StringEquals": {"iam:PassedToService": ECS_TASKS}},
             ),
             iam.PolicyStatement(
+                sid="CheckJobRoles",  # the DAG's environment check: the roles it passes exist
+                actions=["iam:GetRole"],
+                resources=passed_roles,
+            ),
+            iam.PolicyStatement(
                 sid="EcrLogin",  # no resource-level permissions
                 actions=["ecr:GetAuthorizationToken"],
                 resources=["*"],

@@ -53,6 +53,7 @@ AIRFLOW_ACTIONS = UNSCOPED_ACTIONS | {
     "codebuild:BatchGetBuilds",
     "cloudformation:DescribeStacks",
     "iam:PassRole",
+    "iam:GetRole",
 }
 # CloudFormation has no Tags property for these types.
 UNTAGGABLE = {
@@ -154,7 +155,8 @@ def test_airflow_policy_is_exactly_the_dags_calls(template, render, campaign_con
     assert set(actions) == AIRFLOW_ACTIONS
     assert not [a for a in actions if "*" in a]
     assert not [a for a in actions if a.startswith(("iam:Create", "iam:Put", "iam:Attach", "iam:Update"))]
-    assert [a for a in actions if a.startswith("iam:")] == ["iam:PassRole"]
+    assert sorted(a for a in actions if a.startswith("iam:")) == ["iam:GetRole", "iam:PassRole"]
+    (get_role,) = [s for s in statements(document) if "iam:GetRole" in as_list(s["Action"])]
     for statement in statements(document):
         if "*" in as_list(statement["Resource"]):
             assert as_list(statement["Resource"]) == ["*"]
@@ -170,6 +172,7 @@ def test_airflow_policy_is_exactly_the_dags_calls(template, render, campaign_con
     assert sorted(as_list(pass_role["Resource"])) == sorted(
         f"arn:aws:iam::<account>:role/{name}" for name in expected_roles
     )
+    assert sorted(as_list(get_role["Resource"])) == sorted(as_list(pass_role["Resource"]))
 
     # Every scoped resource is one of this stack's.
     scoped = {r for s in statements(document) for r in as_list(s["Resource"]) if r != "*"}

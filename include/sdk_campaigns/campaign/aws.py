@@ -74,22 +74,3 @@ class AwsContext:
         credentials = EcrHook(aws_conn_id=self.aws_conn_id).get_temporary_credentials()[0]
         registry = self.extra.get(REGISTRY_EXTRA) or urlparse(credentials.proxy_endpoint).netloc
         return RegistryAuth(registry=registry, username=credentials.username, password=credentials.password)
-
-    @property
-    def is_local_stack(self) -> bool:
-        return bool(self.extra.get(REGISTRY_EXTRA) and self.endpoint_url)
-
-    def job_environment(self) -> dict[str, str]:
-        """Environment a job needs to reach the same AWS endpoint as the DAG.
-
-        Empty on real AWS (the job role and the default endpoints apply). On the local
-        stack: moto's endpoint and moto's throwaway credentials, never the connection's.
-        """
-        if not self.is_local_stack:
-            return {}
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_DEFAULT_REGION": self.region_name or "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }

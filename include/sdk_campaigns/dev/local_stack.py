@@ -26,9 +26,12 @@ from pathlib import Path
 
 from sdk_campaigns.campaign.images import BASE_IMAGE, docker_client
 from sdk_campaigns.config import REPO_ROOT, data_home
+from sdk_campaigns.dev.moto_server import ADMIN_PATH
+from sdk_campaigns.dev.moto_server import CREDENTIALS_IP as CREDENTIALS_ADDRESS
+from sdk_campaigns.dev.moto_server import PORT as MOTO_PORT
+from sdk_campaigns.dev.moto_server import url as moto_url
 
 DEBIAN_SUITE = "bookworm"
-MOTO_PORT = int(os.environ.get("SDK_CAMPAIGNS_MOTO_PORT", "5100"))
 REGISTRY_PORT = int(os.environ.get("SDK_CAMPAIGNS_REGISTRY_PORT", "5000"))
 AWS_REGION = "us-east-1"
 DOCKER_HOWTO = (
@@ -40,10 +43,6 @@ DOCKER_HOWTO = (
 
 class StackError(RuntimeError):
     """A piece of the local stack cannot be started; the message says what to do."""
-
-
-def moto_url() -> str:
-    return f"http://127.0.0.1:{MOTO_PORT}"
 
 
 def registry_host() -> str:
@@ -58,16 +57,29 @@ def airflow_home() -> Path:
     return data_home() / "airflow"
 
 
+def airflow_credentials() -> tuple[str, str]:
+    """The Airflow identity's keys: an IAM user with the stack's Airflow policy only (local_aws).
+    Before `up` made it, keys that moto refuses: nothing runs as anyone by accident."""
+    from sdk_campaigns.dev import local_aws
+
+    keys = local_aws.airflow_keys() or {"AccessKeyId": "not-deployed-yet", "SecretAccessKey": "-"}
+    return keys["AccessKeyId"], keys["SecretAccessKey"]
+
+
 def aws_connection() -> dict:
-    """The aws_default connection of the local stack: moto's endpoint, and the registry for images."""
+    """The aws_default connection of the local stack: moto's endpoint, the Airflow identity, and the
+    registry standing in for ECR's data plane."""
+    key, secret = airflow_credentials()
     return {
         "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
+        "login": key,
+        "password": secret,
         "extra": {
             "endpoint_url": moto_url(),
             "region_name": AWS_REGION,
             "sdk_campaigns_registry": registry_host(),
+            # The provider sends AssumeRole (a role_arn on a per-SDK connection) to STS's own endpoint.
+            "service_config": {"sts": {"endpoint_url": moto_url()}},
         },
     }
 
@@ -83,9 +95,10 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection()),
         "SDK_CAMPAIGNS_HOME": str(data_home()),
-        # Dummy credentials for moto only; real AWS uses the connection or the instance role.
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        # The same identity for anything that reads boto3's default chain: least privilege, as the
+        # connection; real AWS uses the connection or the instance role.
+        "AWS_ACCESS_KEY_ID": airflow_credentials()[0],
+        "AWS_SECRET_ACCESS_KEY": airflow_credentials()[1],
         "AWS_DEFAULT_REGION": AWS_REGION,
         "NO_PROXY": "127.0.0.1,localhost",
     }
@@ -290,52 +303,102 @@ def ensure_registry() -> str:
     return f"started on {registry_host()}"
 
 
+# --- the jobs network --------------------------------------------------------------------------------
+# Batch job containers run on a network of their own, as a Fargate task has its own ENI: they reach
+# the AWS endpoint and the credentials endpoint that moto_server serves on this network, and the
+# internet; never what listens on the host's loopback (PostgreSQL, Airflow's API, the registry).
+
+JOBS_NETWORK = "sdk-campaigns-jobs"
+JOBS_BRIDGE = "sdkc-jobs"
+JOBS_SUBNET = "172.31.170.0/24"
+JOBS_GATEWAY = "172.31.170.1"
+
+
+def jobs_network_ready() -> bool:
+    import docker.errors
+
+    try:
+        docker_client().networks.get(JOBS_NETWORK)
+    except docker.errors.NotFound:
+        return False
+    addresses = subprocess.run(
+        ["ip", "-o", "addr", "show", "dev", JOBS_BRIDGE], capture_output=True, text=True
+    )
+    return CREDENTIALS_ADDRESS in addresses.stdout
+
+
+def ensure_jobs_network() -> str:
+    import docker.errors
+    import docker.types
+
+    if jobs_network_ready():
+        return f"{JOBS_NETWORK} ({JOBS_SUBNET})"
+    try:
+        network = docker_client().networks.get(JOBS_NETWORK)
+    except docker.errors.NotFound:
+        network = docker_client().networks.create(
+            JOBS_NETWORK,
+            driver="bridge",
+            ipam=docker.types.IPAMConfig(
+                pool_configs=[docker.types.IPAMPool(subnet=JOBS_SUBNET, gateway=JOBS_GATEWAY)]
+            ),
+            options={"com.docker.network.bridge.name": JOBS_BRIDGE},
+        )
+    # Fargate's credentials endpoint address, on this host's side of the network: containers reach it
+    # through their gateway, as a task reaches the ECS agent's.
+    added = subprocess.run(
+        ["ip", "addr", "add", f"{CREDENTIALS_ADDRESS}/32", "dev", JOBS_BRIDGE], capture_output=True, text=True
+    )
+    if added.returncode != 0 and "exists" not in added.stderr:
+        raise StackError(
+            f"cannot give the jobs network the credentials address {CREDENTIALS_ADDRESS} "
+            f"({added.stderr.strip()}): the local stack needs root for `ip addr add`"
+        )
+    return f"created {network.name} ({JOBS_SUBNET}, credentials at {CREDENTIALS_ADDRESS})"
+
+
 # --- moto server (AWS APIs) ------------------------------------------------------------------------
+
+MOTO_MODULE = "sdk_campaigns.dev.moto_server"
 
 
 def moto_ready() -> bool:
     return _http_status(f"{moto_url()}/moto-api/") == 200
 
 
-def ensure_moto() -> str:
-    if moto_ready():
-        return "running"
-    env = {
-        # Batch jobs run as containers on the host network, so they reach moto and the
-        # registry on 127.0.0.1 exactly as the DAG does.
-        "MOTO_DOCKER_NETWORK_MODE": "host",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
-    start_background(
-        "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(MOTO_PORT)], env
-    )
-    wait_until(moto_ready, 60, "moto server")
-    return f"started on {moto_url()}"
-
-
-# --- Fargate limits for moto's jobs ---------------------------------------------------------------
-
-LIMITS_MODULE = "sdk_campaigns.dev.fargate_limits"
-
-
-def fargate_limits_running() -> bool:
-    """Whether a watcher for this moto runs (one per moto, whichever SDK_CAMPAIGNS_HOME started it)."""
+def _moto_processes() -> list:
     import psutil
 
+    found = []
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info.get("cmdline") or []
-        if LIMITS_MODULE in cmdline and moto_url() in cmdline:
-            return True
-    return False
+        serves_port = str(MOTO_PORT) in cmdline
+        if serves_port and ("moto.server" in cmdline or MOTO_MODULE in cmdline):
+            found.append(process)
+    return found
 
 
-def ensure_fargate_limits() -> str:
-    if fargate_limits_running():
-        return "running"
-    start_background("fargate-limits", [sys.executable, "-m", LIMITS_MODULE, "--moto-url", moto_url()])
-    wait_until(fargate_limits_running, 10, "the Fargate limits watcher")
-    return "started: Batch job containers get their job's memory and vCPU limits"
+def ensure_moto() -> str:
+    if moto_ready():
+        if _http_status(f"{moto_url()}{ADMIN_PATH}") == 200:
+            return "running"
+        # A plain moto (an older local stack): no IAM enforcement, no jobs network. Replace it.
+        stale = _moto_processes()
+        if not stale:
+            raise StackError(
+                f"port {MOTO_PORT} answers as moto, but not as the local stack's (no IAM enforcement, no "
+                f"jobs network), and it is no process of ours: stop it or set SDK_CAMPAIGNS_MOTO_PORT"
+            )
+        for process in stale:
+            process.terminate()
+        wait_until(lambda: not moto_ready(), 20, "the old moto server to stop")
+    start_background(
+        "moto",
+        [sys.executable, "-m", MOTO_MODULE, "--port", str(MOTO_PORT), "--jobs-network", JOBS_NETWORK,
+         "--jobs-gateway", JOBS_GATEWAY, "--region", AWS_REGION],
+    )  # fmt: skip
+    wait_until(moto_ready, 60, "moto server")
+    return f"started on {moto_url()} (IAM enforced; jobs reach it at {JOBS_GATEWAY}:{MOTO_PORT})"
 
 
 # --- PostgreSQL (Airflow's metadata database) ------------------------------------------------------

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sdk_campaigns.dev import airflow_services, local_stack
+from sdk_campaigns.dev import airflow_services, local_aws, local_stack
 from sdk_campaigns.dev.local_stack import StackError
 
 __all__ = ["Check", "StackError", "down", "status", "up"]
@@ -27,8 +27,10 @@ STEPS: list[tuple[str, Callable[[], str]]] = [
     ("docker engine", local_stack.ensure_docker),
     (f"base image {local_stack.BASE_IMAGE}", local_stack.ensure_base_image),
     ("oci registry", local_stack.ensure_registry),
+    ("jobs network", local_stack.ensure_jobs_network),
     ("moto server", local_stack.ensure_moto),
-    ("fargate limits", local_stack.ensure_fargate_limits),
+    ("campaign stack (CloudFormation)", local_aws.ensure_campaign_stack),
+    ("airflow identity", local_aws.ensure_airflow_identity),
     ("postgresql", local_stack.ensure_postgres),
     ("airflow home", local_stack.ensure_airflow_home),
 ]
@@ -51,7 +53,7 @@ def up(install: bool = True, ui: bool = False) -> None:
 
 def down() -> None:
     names = [f"airflow-{c}" for c in airflow_services.COMPONENTS]
-    for name in [*names, "fargate-limits", "moto", "registry", "dockerd"]:
+    for name in [*names, "moto", "registry", "dockerd"]:
         stopped = local_stack.stop_background(name)
         local_stack.say(f"  {'stopped' if stopped else 'not started by sdk-campaigns:'} {name}")
     local_stack.say(
@@ -70,7 +72,7 @@ def status() -> list[Check]:
         ),
         Check("oci registry", local_stack.registry_ready(), local_stack.registry_host()),
         Check("moto server", local_stack.moto_ready(), local_stack.moto_url()),
-        Check("fargate limits", local_stack.fargate_limits_running(), "job containers limited like Fargate"),
+        Check("jobs network", docker_ok and local_stack.jobs_network_ready(), local_stack.JOBS_NETWORK),
         Check(
             "postgresql", local_stack.postgres_ready(), local_stack.airflow_database_url().rsplit("@", 1)[-1]
         ),

@@ -1,0 +1,152 @@
+"""The local stack's AWS account, as production has it: the campaign's CloudFormation stack deployed
+into moto (the same template `sdk-campaigns infra deploy` sends to AWS), IAM enforced, and one
+identity per actor:
+
+- the administrator (dev/moto_server.py makes it): deploys the stack; tests look around with it;
+- Airflow: an IAM user with the stack's Airflow policy and nothing else, in the `aws_default`
+  connection, so a call missing from that policy fails locally as it would in production;
+- each Batch job: its SDK's job role, served by the container credentials endpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+from functools import cache
+from pathlib import Path
+
+from sdk_campaigns.config import REPO_ROOT, CampaignConfig, data_home, load_config
+from sdk_campaigns.dev.moto_server import ACCOUNT, ADMIN_PATH
+from sdk_campaigns.dev.moto_server import url as moto_url
+
+REGION = "us-east-1"
+AIRFLOW_KEYS_FILE = "airflow-keys.json"
+
+
+@cache
+def _admin_keys(url: str) -> dict:
+    with urllib.request.urlopen(f"{url}{ADMIN_PATH}", timeout=5) as response:
+        return json.load(response)
+
+
+def admin_session():
+    """A boto3 session as the local account's administrator (moto's endpoint: see `client`)."""
+    import boto3
+
+    keys = _admin_keys(moto_url())
+    return boto3.session.Session(
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        region_name=REGION,
+    )
+
+
+def admin_client(service: str):
+    return admin_session().client(service, endpoint_url=moto_url())
+
+
+def admin_environment() -> dict[str, str]:
+    """Environment variables for a process that acts as the administrator (the Fargate-limits
+    watcher, `sdk-campaigns infra deploy` against the local stack)."""
+    keys = _admin_keys(moto_url())
+    return {
+        "AWS_ACCESS_KEY_ID": keys["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": keys["SecretAccessKey"],
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": moto_url(),
+    }
+
+
+def _infra_sources_hash(config_text: str) -> str:
+    digest = hashlib.sha256(config_text.encode())
+    for path in sorted((REPO_ROOT / "infra" / "sdk_campaigns_infra").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def campaign_template(config: CampaignConfig, config_text: str) -> dict:
+    """The synthesized template, kept per config and infra source (a synth takes ~10 s)."""
+    from sdk_campaigns import stack_deploy
+
+    cache_file = data_home() / "stack" / f"template-{_infra_sources_hash(config_text)}.json"
+    if cache_file.exists():
+        return json.loads(cache_file.read_text())
+    template = stack_deploy.synthesize(config)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    cache_file.write_text(json.dumps(template))
+    return template
+
+
+def ensure_campaign_stack(config_path: Path | None = None) -> str:
+    """Deploy the campaign's stack into moto as the administrator, then make what moto's
+    CloudFormation leaves out (moto gaps: infra/sdk_campaigns_infra/moto_gaps.py)."""
+    from sdk_campaigns import stack_deploy
+    from sdk_campaigns.config import config_path as default_config_path
+
+    path = config_path or default_config_path()
+    config = load_config(path)
+    template = campaign_template(config, path.read_text())
+    lines: list[str] = []
+    outputs = stack_deploy.deploy(admin_client("cloudformation"), config, template, progress=lines.append)
+    from sdk_campaigns_infra.moto_gaps import fill_moto_gaps  # importable once synthesize ran
+
+    fill_moto_gaps(template, admin_client, account=ACCOUNT, region=REGION)
+    state = lines[-1].strip() if lines else "deployed"
+    return f"{config.infra.stack_name}: {state} ({len(outputs)} outputs)"
+
+
+def _airflow_user() -> str:
+    # One user per SDK_CAMPAIGNS_HOME: homes share moto, and IAM allows two keys per user.
+    home = hashlib.sha256(str(data_home().resolve()).encode()).hexdigest()[:10]
+    return f"sdk-campaigns-airflow-{home}"
+
+
+def airflow_keys() -> dict | None:
+    """The Airflow user's keys, once ensure_airflow_identity made them (None before)."""
+    path = data_home() / "stack" / AIRFLOW_KEYS_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _keys_work(keys: dict) -> bool:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    sts = boto3.client(
+        "sts",
+        endpoint_url=moto_url(),
+        region_name=REGION,
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+    )
+    try:
+        return sts.get_caller_identity()["Arn"].endswith(f"user/{_airflow_user()}")
+    except ClientError:
+        return False
+
+
+def ensure_airflow_identity(stack_name: str | None = None) -> str:
+    """An IAM user with the stack's Airflow policy only: the `aws_default` connection's keys."""
+    keys = airflow_keys()
+    if keys and _keys_work(keys):
+        return f"user {_airflow_user()} (the stack's Airflow policy)"
+    stack_name = stack_name or load_config().infra.stack_name
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in admin_client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]["Outputs"]
+    }
+    iam, user = admin_client("iam"), _airflow_user()
+    try:
+        iam.create_user(UserName=user)
+    except iam.exceptions.EntityAlreadyExistsException:
+        for key in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
+    iam.attach_user_policy(UserName=user, PolicyArn=outputs["AirflowPolicyArn"])
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    path = data_home() / "stack" / AIRFLOW_KEYS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(
+        json.dumps({"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]})
+    )
+    return f"user {user} with {outputs['AirflowPolicyArn'].rsplit('/', 1)[-1]} only"
