@@ -98,6 +98,20 @@ class AlertSettings(_Strict):
     http_conn_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")  # an Airflow HTTP connection
 
 
+class LimitSettings(_Strict):
+    """Caps on what one SDK's job may hand the DAG: its results are hostile input. A result over a cap
+    is results_invalid, naming the cap; names, messages and log lines over their length are cut with
+    an honest marker. Collect's memory grows with max_cases_per_sdk (about 60 MB per 100,000 cases)."""
+
+    max_files_per_sdk: int = Field(default=1_000, ge=1, le=100_000)  # result files under results/
+    max_cases_per_sdk: int = Field(default=200_000, ge=1, le=5_000_000)
+    max_junit_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024**3)  # per file
+    max_name_chars: int = Field(default=1_000, ge=64, le=100_000)  # suite, class and test names
+    max_message_chars: int = Field(default=1_000, ge=64, le=100_000)  # failure messages, log lines
+    max_log_events: int = Field(default=100_000, ge=1_000, le=10_000_000)  # job log events kept
+    max_outcome_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024, le=4 * 1024**3)  # outcome.json
+
+
 class SdkSettings(_Strict):
     image: str = Field(pattern=NAME_PATTERN)
     vcpu: float = 0.5
@@ -206,6 +220,7 @@ class CampaignConfig(_Strict):
     validation: ValidationSettings = ValidationSettings()
     alerts: AlertSettings = AlertSettings()
     infra: InfraSettings = InfraSettings()
+    limits: LimitSettings = LimitSettings()
     sdks: dict[str, SdkSettings] = Field(min_length=1)
 
     @field_validator("sdks")

@@ -31,7 +31,8 @@ def publish_run(
 ) -> str:
     """Every step above, in order; returns the run's report path."""
     validation = validation or {"summary": "validation did not run"}
-    found = outcomes.read_outcomes(aws.client("s3"), config.campaign.results_bucket, run)
+    # Checked as they are read: a refused outcome is results_invalid here, and none of its rows are stored.
+    found = outcomes.read_outcomes(aws.client("s3"), config.campaign.results_bucket, run, config.limits)
     report_file = report.report_path(config.report_dir(), run.dag_id, run.run_id)
     send_run_metrics(aws.client("cloudwatch"), run, found)
     store_history(config.history_uri(), run, found, validation, report_file)

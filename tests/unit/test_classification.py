@@ -8,6 +8,7 @@ from sdk_campaigns.campaign.collect import (
     SDK_RESULTS_INVALID,
     SDK_TESTS_FAILED,
     classify,
+    count,
 )
 from sdk_campaigns.campaign.junit import TestCase
 
@@ -25,8 +26,10 @@ def _job(status="FAILED", exit_code=None, reason=None, seconds=None, timeout=Non
     return job
 
 
-def _case(status):
-    return TestCase(suite="s", classname="c", name=status, status=status, duration=0.1, message="")
+def _counts(*statuses):
+    return count(
+        [TestCase(suite="s", classname="c", name=s, status=s, duration=0.1, message="") for s in statuses]
+    )
 
 
 @pytest.mark.parametrize(
@@ -45,24 +48,27 @@ def _case(status):
     ],
 )
 def test_failed_jobs_are_infrastructure_failures_with_a_reason(job, words):
-    status, reason = classify(job, [], [])
+    status, reason = classify(job, _counts(), [])
     assert status == SDK_INFRA_FAILED
     assert words in reason
 
 
 def test_results_decide_when_the_job_succeeded():
     ok = _job(status="SUCCEEDED", exit_code=0)
-    assert classify(ok, [_case("passed"), _case("skipped")], [])[0] == SDK_PASSED
-    assert classify(ok, [_case("passed"), _case("error")], [])[0] == SDK_TESTS_FAILED
-    assert classify(ok, [], []) == (SDK_INFRA_FAILED, "the job succeeded but uploaded no JUnit results")
-    assert classify(ok, [_case("passed")], ["s3://b/k.xml: not well-formed XML"])[0] == SDK_RESULTS_INVALID
+    assert classify(ok, _counts("passed", "skipped"), [])[0] == SDK_PASSED
+    assert classify(ok, _counts("passed", "error"), [])[0] == SDK_TESTS_FAILED
+    assert classify(ok, _counts(), []) == (
+        SDK_INFRA_FAILED,
+        "the job succeeded but uploaded no JUnit results",
+    )
+    assert classify(ok, _counts("passed"), ["s3://b/k.xml: not well-formed XML"])[0] == SDK_RESULTS_INVALID
 
 
 def test_failed_tests_never_come_from_the_exit_code():
     """A job that succeeded with failing tests is tests_failed, whatever the runner's exit code was."""
-    status, reason = classify(_job(status="SUCCEEDED", exit_code=0), [_case("failed"), _case("passed")], [])
+    status, reason = classify(_job(status="SUCCEEDED", exit_code=0), _counts("failed", "passed"), [])
     assert (status, reason) == (SDK_TESTS_FAILED, "1 of 2 tests failed")
 
 
 def test_no_job_means_it_never_started():
-    assert classify(None, [], [])[0] == SDK_INFRA_FAILED
+    assert classify(None, _counts(), [])[0] == SDK_INFRA_FAILED

@@ -325,7 +325,8 @@ second line]]></failure></testcase>
 <testcase name="out"><system-out>lots of output</system-out><system-err>err</system-err></testcase>
 </testsuite>""".encode()
     cases = {c.name: c for c in parse_junit(data, SOURCE)}
-    assert cases["attr"].message == "y" * junit.MESSAGE_CHARS
+    assert junit.MAX_MESSAGE_CHARS == 1_000
+    assert cases["attr"].message == "y" * 974 + "… [truncated 9,026 chars]"  # cut, and says so
     assert cases["cdata"].message == "first <real> line & more"
     assert cases["type"].message == "java.lang.OutOfMemoryError"
     assert cases["own id"].message == "the real reason"  # PHPUnit's first line names the test

@@ -2,19 +2,36 @@
 
 Pass/fail comes from JUnit, never from the exit code alone, and the three kinds of
 failure stay apart: tests failed, infrastructure failed, results invalid.
+
+Everything the job hands over is hostile and bounded by the campaign config's `limits:`: result
+files and test cases are counted (over a cap, the SDK is results_invalid, naming the cap, and none of
+its rows are kept), names, messages and log lines are cut with a marker, and the job log is streamed
+to job.log with only its last lines in memory.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
-from dataclasses import asdict, dataclass, field
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sdk_campaigns.campaign.junit import STATUSES, JUnitError, TestCase, parse_junit_stream, summarize
+from sdk_campaigns.campaign.junit import (
+    STATUSES,
+    JUnitError,
+    TestCase,
+    TextLimits,
+    iter_junit_stream,
+    summarize,
+    truncate_text,
+)
 from sdk_campaigns.campaign.metrics import queue_wait_seconds
 from sdk_campaigns.campaign.plan import JOB_RESULTS_FOLDER
+from sdk_campaigns.config import LimitSettings, cached_config
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +39,12 @@ SDK_PASSED = "passed"
 SDK_TESTS_FAILED = "tests_failed"
 SDK_INFRA_FAILED = "infrastructure_failed"
 SDK_RESULTS_INVALID = "results_invalid"
+SDK_STATUSES = (SDK_PASSED, SDK_TESTS_FAILED, SDK_INFRA_FAILED, SDK_RESULTS_INVALID)
 HARNESS_EXIT_CODE = 3
 HARNESS_ERROR_PREFIX = "sdk-campaign harness error:"  # printed by images/common/run_suite.py
 OOM_EXIT_CODE = 137
 LOG_EXCERPT_LINES = 200
+MAX_REASON_CHARS = 4_000  # one error per bad file can make a long reason
 
 
 @dataclass
@@ -47,7 +66,8 @@ class SdkOutcome:
     rows: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # Shallow on purpose: asdict would deep-copy every test row (hundreds of MB at the case cap).
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def test_id(sdk: str, classname: str, name: str) -> str:
@@ -91,44 +111,101 @@ def job_log_stream(job: dict) -> tuple[str, str] | None:
     return options.get("awslogs-group", "/aws/batch/job"), stream
 
 
-def read_log_stream(logs, group: str, stream: str, max_events: int = 100_000) -> list[str]:
-    """Every event of one stream, oldest first, following nextForwardToken to the end."""
-    lines: list[str] = []
+def read_log_stream(logs, group: str, stream: str, sink, *, max_events: int, line_chars: int) -> list[str]:
+    """Every event of one stream, oldest first (nextForwardToken to the end), written to `sink` (a
+    binary file) one per line, up to `max_events`; returns the last LOG_EXCERPT_LINES lines, each cut
+    to `line_chars`. Only those lines are held in memory, however long the log."""
+    tail: collections.deque[str] = collections.deque(maxlen=LOG_EXCERPT_LINES)
+    kept = 0
     kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
-    while len(lines) < max_events:
+    while True:
         response = logs.get_log_events(**kwargs)
-        lines.extend(event["message"] for event in response["events"])
+        events = response["events"][: max_events - kept]
+        for event in events:
+            sink.write(event["message"].encode("utf-8", "replace") + b"\n")
+            tail.append(truncate_text(event["message"], line_chars))
+        kept += len(events)
         token = response.get("nextForwardToken")
         if not token or token == kwargs.get("nextToken"):
             break
+        if kept >= max_events:
+            marker = f"… [job log cut after {max_events:,} events: limits.max_log_events]"
+            sink.write(marker.encode() + b"\n")
+            tail.append(marker)
+            break
         kwargs["nextToken"] = token
-    return lines
+    return list(tail)
 
 
-def fetch_junit(s3, bucket: str, prefix: str, max_bytes: int) -> tuple[list[TestCase], list[str]]:
-    """Parse every .xml under the prefix; return the cases and one error per bad file."""
-    cases: list[TestCase] = []
-    errors: list[str] = []
+class ResultRows:
+    """Test rows kept up to the case cap, and every case counted. Past the cap the SDK's results are
+    invalid and none of its rows are stored, so none are held either: memory stays bounded by the
+    cap however many cases the files hold."""
+
+    def __init__(self, *, sdk: str, run_id: str, logical_date: str, digest: str, max_cases: int):
+        self._row_fields = {"run_id": run_id, "logical_date": logical_date, "sdk": sdk, "digest": digest}
+        self.max_cases = max_cases
+        self.rows: list[dict] = []
+        self.seen = 0
+
+    def add(self, case: TestCase) -> None:
+        self.seen += 1
+        if self.seen <= self.max_cases:
+            self.rows.append(result_row(case, **self._row_fields))
+        elif self.rows:
+            self.rows = []
+
+    @property
+    def over_cap(self) -> str:
+        """Why the cases are too many, or "" when they are not."""
+        if self.seen <= self.max_cases:
+            return ""
+        return f"{self.seen:,} test cases is over limits.max_cases_per_sdk ({self.max_cases:,})"
+
+
+def list_result_files(s3, bucket: str, prefix: str, max_files: int) -> tuple[list[dict], str]:
+    """The objects under the job's results prefix, and why they are too many ("" when they are not).
+    Listing stops past the cap: a job writing millions of files costs one page more, not millions."""
+    found: list[dict] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            if not key.endswith(".xml"):
-                continue
-            if item["Size"] > max_bytes:
-                errors.append(f"s3://{bucket}/{key}: {item['Size']} bytes is over the {max_bytes} byte limit")
-                continue
-            source = f"s3://{bucket}/{key}"
+        found.extend(page.get("Contents", []))
+        if len(found) > max_files:
+            return found[: max_files + 1], (
+                f"more than {max_files:,} files under {JOB_RESULTS_FOLDER}/ is over "
+                f"limits.max_files_per_sdk ({max_files:,})"
+            )
+    return found, ""
+
+
+def read_results(
+    s3, bucket: str, files: Iterable[dict], rows: ResultRows, limits: LimitSettings
+) -> list[str]:
+    """Parse every .xml file into `rows`, streaming; return one error per bad file."""
+    text_limits = TextLimits(name_chars=limits.max_name_chars, message_chars=limits.max_message_chars)
+    errors: list[str] = []
+    for item in files:
+        key = item["Key"]
+        if not key.endswith(".xml"):
+            continue
+        source = f"s3://{bucket}/{key}"
+        if item["Size"] > limits.max_junit_bytes:
+            cap = limits.max_junit_bytes
+            errors.append(f"{source}: {item['Size']:,} bytes is over limits.max_junit_bytes ({cap:,})")
+            continue
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
             try:
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-                try:
-                    cases.extend(parse_junit_stream(body, source, max_bytes=max_bytes))
-                finally:
-                    body.close()
-            except JUnitError as err:
-                errors.append(str(err))
-            except (BotoCoreError, ClientError) as err:  # one unreadable object never sinks the others
-                errors.append(f"{source}: could not be read: {err}")
-    return cases, errors
+                for case in iter_junit_stream(
+                    body, source, max_bytes=limits.max_junit_bytes, limits=text_limits
+                ):
+                    rows.add(case)
+            finally:
+                body.close()
+        except JUnitError as err:
+            errors.append(str(err))
+        except (BotoCoreError, ClientError) as err:  # one unreadable object never sinks the others
+            errors.append(f"{source}: could not be read: {err}")
+    return errors
 
 
 def explain_job_failure(job: dict) -> str:
@@ -156,44 +233,57 @@ def explain_job_failure(job: dict) -> str:
     return f"the job failed before its container ran: {reason or 'no reason given'}"
 
 
-def classify(job: dict | None, cases: list[TestCase], errors: list[str]) -> tuple[str, str]:
+def classify(job: dict | None, counts: dict[str, int], errors: list[str]) -> tuple[str, str]:
+    """The SDK's status and why, from its job, the counts of its test rows (see `count`) and the
+    errors of its results (files that could not be read, caps exceeded)."""
     if job is None:
         return SDK_INFRA_FAILED, "no Batch job was found for this run: the job never started"
     if job["status"] != "SUCCEEDED":
         return SDK_INFRA_FAILED, explain_job_failure(job)
     if errors:
         return SDK_RESULTS_INVALID, "; ".join(errors)
-    if not cases:
+    total = counts.get("total", 0)
+    if not total:
         return SDK_INFRA_FAILED, "the job succeeded but uploaded no JUnit results"
-    failed = sum(c.status in ("failed", "error") for c in cases)
+    failed = counts.get("failed", 0) + counts.get("error", 0)
     if failed:
-        return SDK_TESTS_FAILED, f"{failed} of {len(cases)} tests failed"
-    return SDK_PASSED, f"all {len(cases)} tests passed or were skipped"
+        return SDK_TESTS_FAILED, f"{failed} of {total} tests failed"
+    return SDK_PASSED, f"all {total} tests passed or were skipped"
+
+
+def result_row(case: TestCase, *, sdk: str, run_id: str, logical_date: str, digest: str) -> dict:
+    """One test case as a normalised result row (validation.RESULT_COLUMNS)."""
+    return {
+        "run_id": run_id,
+        "logical_date": logical_date,
+        "sdk": sdk,
+        "suite": case.suite,
+        "classname": case.classname,
+        "name": case.name,
+        "test_id": test_id(sdk, case.classname, case.name),
+        "status": case.status,
+        "duration": case.duration,
+        "message": case.message,
+        "image_digest": digest,
+    }
 
 
 def normalise(cases: list[TestCase], *, sdk: str, run_id: str, logical_date: str, digest: str) -> list[dict]:
-    return [
-        {
-            "run_id": run_id,
-            "logical_date": logical_date,
-            "sdk": sdk,
-            "suite": case.suite,
-            "classname": case.classname,
-            "name": case.name,
-            "test_id": test_id(sdk, case.classname, case.name),
-            "status": case.status,
-            "duration": case.duration,
-            "message": case.message,
-            "image_digest": digest,
-        }
-        for case in cases
-    ]
+    return [result_row(c, sdk=sdk, run_id=run_id, logical_date=logical_date, digest=digest) for c in cases]
 
 
 def count(cases: list[TestCase]) -> dict[str, int]:
     """Cases per status, and the total: the counts history, metrics and reports share."""
     summary = summarize(cases)
     return {**{status: summary[status] for status in STATUSES}, "total": summary["testcases"]}
+
+
+def count_rows(rows: list[dict]) -> dict[str, int]:
+    """`count` over normalised rows: what the readers check an outcome's counts against."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for row in rows:
+        counts[row["status"]] += 1
+    return {**counts, "total": len(rows)}
 
 
 def job_seconds(job: dict | None) -> float | None:
@@ -216,8 +306,14 @@ def collect_outcome(
     digest: str,
     run_id: str,
     logical_date: str,
-    max_junit_bytes: int,
+    limits: LimitSettings | None = None,
+    max_junit_bytes: int | None = None,
 ) -> SdkOutcome:
+    """The SDK's outcome. `limits`: the campaign config's when not given; `max_junit_bytes`, when given,
+    lowers limits.max_junit_bytes further (the smaller bound wins)."""
+    limits = limits or cached_config().limits
+    if max_junit_bytes is not None and max_junit_bytes < limits.max_junit_bytes:
+        limits = limits.model_copy(update={"max_junit_bytes": max_junit_bytes})
     try:
         job = find_job(batch, job_queue, job_name)
         lookup_error = ""
@@ -226,8 +322,11 @@ def collect_outcome(
     outcome = SdkOutcome(
         sdk=sdk, status="", reason="", image=image, image_digest=digest, results_uri=f"s3://{bucket}/{prefix}"
     )
-    cases: list[TestCase] = []
+    rows = ResultRows(
+        sdk=sdk, run_id=run_id, logical_date=logical_date, digest=digest, max_cases=limits.max_cases_per_sdk
+    )
     errors: list[str] = []
+    over_cap = ""
     if job is not None:
         outcome.job_id, outcome.job_status = job["jobId"], job["status"]
         outcome.exit_code = (job.get("container") or {}).get("exitCode")
@@ -236,18 +335,34 @@ def collect_outcome(
         stream = job_log_stream(job)
         if stream:
             outcome.log_stream = f"{stream[0]}/{stream[1]}"
-            lines = read_log_stream(logs, *stream)
-            outcome.log_excerpt = lines[-LOG_EXCERPT_LINES:]
-            # Kept next to the results so the full log outlives CloudWatch retention.
-            s3.put_object(Bucket=bucket, Key=f"{prefix}job.log", Body="\n".join(lines).encode())
+            # Kept next to the results so the full log outlives CloudWatch retention; on disk, not in memory.
+            with tempfile.TemporaryFile() as job_log:
+                outcome.log_excerpt = read_log_stream(
+                    logs,
+                    *stream,
+                    job_log,
+                    max_events=limits.max_log_events,
+                    line_chars=limits.max_message_chars,
+                )
+                job_log.seek(0)
+                s3.put_object(Bucket=bucket, Key=f"{prefix}job.log", Body=job_log)
         # Only what the job wrote, under results/: its role may write nothing else here.
-        cases, errors = fetch_junit(s3, bucket, f"{prefix}{JOB_RESULTS_FOLDER}/", max_junit_bytes)
-    outcome.status, outcome.reason = classify(job, cases, errors)
+        files, too_many_files = list_result_files(
+            s3, bucket, f"{prefix}{JOB_RESULTS_FOLDER}/", limits.max_files_per_sdk
+        )
+        errors = [] if too_many_files else read_results(s3, bucket, files, rows, limits)
+        over_cap = too_many_files or rows.over_cap
+        if over_cap:
+            errors.insert(0, over_cap)
+    outcome.counts = count_rows(rows.rows)
+    outcome.status, outcome.reason = classify(job, outcome.counts, errors)
+    if over_cap and outcome.status != SDK_RESULTS_INVALID:  # a failed job: still say why no rows are kept
+        outcome.reason += f"; {over_cap}"
     harness_errors = [line for line in outcome.log_excerpt if line.startswith(HARNESS_ERROR_PREFIX)]
     if outcome.status == SDK_INFRA_FAILED and harness_errors:
         outcome.reason += f" — {harness_errors[-1]}"
     if lookup_error:
         outcome.reason = lookup_error
-    outcome.counts = count(cases)
-    outcome.rows = normalise(cases, sdk=sdk, run_id=run_id, logical_date=logical_date, digest=digest)
+    outcome.reason = truncate_text(outcome.reason, MAX_REASON_CHARS)
+    outcome.rows = rows.rows
     return outcome

@@ -14,7 +14,8 @@ Catch2's `[!mayfail]`); a testcase whose own status= says it did not run is `ski
 
 Safety: defusedxml refuses entity declarations (billion laughs) and external entities
 (XXE); the input is bounded before parsing (file size) and while reading (bytes counted),
-and each element is dropped once read, so a big file is never held as a whole tree.
+and each element is dropped once read, so a big file is never held as a whole tree. Names
+and messages longer than their limits are cut with a marker saying how much was cut.
 Bytes that do not decode in the document's encoding become U+FFFD instead of failing the
 whole file, and so do characters that XML 1.0 forbids (raw ANSI colour codes, which
 node:test and libtest write, or `&#27;`, which bats writes).
@@ -35,8 +36,10 @@ from typing import BinaryIO
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException, EntitiesForbidden, ExternalReferenceForbidden
 
+# Defaults of the campaign config's `limits:` (config.LimitSettings), for callers without a config.
 MAX_JUNIT_BYTES = 64 * 1024 * 1024
-MESSAGE_CHARS = 500
+MAX_NAME_CHARS = 1_000
+MAX_MESSAGE_CHARS = 1_000
 STATUSES = ("passed", "failed", "error", "skipped")
 
 READ_CHUNK_BYTES = 256 * 1024
@@ -51,6 +54,23 @@ _BAD_CHAR_REFS = re.compile(r"&#(?:0*(?:[0-8]|1[124-9]|2[0-9]|3[01])|[xX]0*(?:[0
 # Python codecs that are no document encoding, though a declaration may name them.
 _NOT_DOCUMENT_ENCODINGS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"})
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+_LINE = re.compile("[^\r\n\x85\u2028\u2029]+")  # the lines str.splitlines would give, lazily
+
+
+def truncate_text(text: str, limit: int) -> str:
+    """`text` when it fits in `limit` characters, else its start and a marker saying how much was
+    cut (`… [truncated 12,345 chars]`), `limit` characters in all."""
+    if len(text) <= limit:
+        return text
+    longest_marker = len(_truncation_marker(len(text)))
+    if longest_marker >= limit:
+        return text[:limit]
+    kept = limit - longest_marker
+    return text[:kept] + _truncation_marker(len(text) - kept)
+
+
+def _truncation_marker(cut: int) -> str:
+    return f"… [truncated {cut:,} chars]"
 
 
 class JUnitError(ValueError):
@@ -70,15 +90,32 @@ class TestCase:
     __test__ = False  # not a pytest test class, whatever its name
 
 
-def parse_junit(data: bytes, source: str, *, max_bytes: int = MAX_JUNIT_BYTES) -> list[TestCase]:
+@dataclass(frozen=True, slots=True)
+class TextLimits:
+    """How long a parsed name (suite, class, test) and message may be, in characters."""
+
+    name_chars: int = MAX_NAME_CHARS
+    message_chars: int = MAX_MESSAGE_CHARS
+
+
+DEFAULT_TEXT_LIMITS = TextLimits()
+
+
+def parse_junit(
+    data: bytes, source: str, *, max_bytes: int = MAX_JUNIT_BYTES, limits: TextLimits = DEFAULT_TEXT_LIMITS
+) -> list[TestCase]:
     """Parse one JUnit document held in memory; `source` names it in every error."""
     if len(data) > max_bytes:
         raise JUnitError(f"{source}: {len(data)} bytes is over the {max_bytes} byte limit")
-    return parse_junit_stream(io.BytesIO(data), source, max_bytes=max_bytes)
+    return parse_junit_stream(io.BytesIO(data), source, max_bytes=max_bytes, limits=limits)
 
 
 def parse_junit_file(
-    path: str | os.PathLike, source: str | None = None, *, max_bytes: int = MAX_JUNIT_BYTES
+    path: str | os.PathLike,
+    source: str | None = None,
+    *,
+    max_bytes: int = MAX_JUNIT_BYTES,
+    limits: TextLimits = DEFAULT_TEXT_LIMITS,
 ) -> list[TestCase]:
     """Parse one JUnit file without reading it whole; its size is checked before parsing."""
     source = source or str(path)
@@ -89,27 +126,37 @@ def parse_junit_file(
         if info.st_size > max_bytes:
             raise JUnitError(f"{source}: {info.st_size} bytes is over the {max_bytes} byte limit")
         with open(path, "rb") as stream:
-            return parse_junit_stream(stream, source, max_bytes=max_bytes)
+            return parse_junit_stream(stream, source, max_bytes=max_bytes, limits=limits)
     except OSError as err:
         raise JUnitError(f"{source}: cannot be read: {err.strerror or err}") from err
 
 
-def parse_junit_stream(stream: BinaryIO, source: str, *, max_bytes: int = MAX_JUNIT_BYTES) -> list[TestCase]:
+def parse_junit_stream(
+    stream: BinaryIO,
+    source: str,
+    *,
+    max_bytes: int = MAX_JUNIT_BYTES,
+    limits: TextLimits = DEFAULT_TEXT_LIMITS,
+) -> list[TestCase]:
     """Parse JUnit from any binary stream with `read(n)` (an open file, an S3 StreamingBody).
 
     The bytes are counted as they are read, so a stream longer than it claimed is still
     refused at `max_bytes`.
     """
-    return list(iter_junit_stream(stream, source, max_bytes=max_bytes))
+    return list(iter_junit_stream(stream, source, max_bytes=max_bytes, limits=limits))
 
 
 def iter_junit_stream(
-    stream: BinaryIO, source: str, *, max_bytes: int = MAX_JUNIT_BYTES
+    stream: BinaryIO,
+    source: str,
+    *,
+    max_bytes: int = MAX_JUNIT_BYTES,
+    limits: TextLimits = DEFAULT_TEXT_LIMITS,
 ) -> Iterator[TestCase]:
     """The test cases of one JUnit stream, yielded as they are read."""
     text = _TextReader(stream, source, max_bytes)
     try:
-        yield from _cases(ElementTree.iterparse(text, events=("start", "end")), source)
+        yield from _cases(ElementTree.iterparse(text, events=("start", "end")), source, limits)
     except EntitiesForbidden as err:
         raise JUnitError(
             f"{source}: refused unsafe XML: it declares the entity {err.name!r} "
@@ -134,7 +181,7 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2] if tag[:1] == "{" else tag
 
 
-def _cases(events, source: str) -> Iterator[TestCase]:
+def _cases(events, source: str, limits: TextLimits) -> Iterator[TestCase]:
     stack: list = []  # open elements, outermost first
     suites: list[str] = []  # names of the open <testsuite>/<testsuites>, outermost first
     in_case = 0  # depth inside the outermost open <testcase>
@@ -150,7 +197,7 @@ def _cases(events, source: str) -> Iterator[TestCase]:
             if tag == "testcase":
                 in_case = 1
             elif tag in _SUITES:
-                suites.append(element.get("name", ""))
+                suites.append(truncate_text(element.get("name", ""), limits.name_chars))
             continue
 
         stack.pop()
@@ -159,7 +206,7 @@ def _cases(events, source: str) -> Iterator[TestCase]:
             continue  # a child of a testcase: read with the testcase, freed with it
         if in_case == 1:
             in_case = 0
-            yield _testcase(element, suites[-1] if suites else "")
+            yield _testcase(element, suites[-1] if suites else "", limits)
         elif _local(element.tag) in _SUITES:
             suites.pop()
         if stack:
@@ -172,26 +219,27 @@ def _cases(events, source: str) -> Iterator[TestCase]:
                 parent.remove(element)
 
 
-def _testcase(element, suite: str) -> TestCase:
+def _testcase(element, suite: str, limits: TextLimits) -> TestCase:
     status, message, flaky = "passed", "", False
     if len(element):
         children = {_local(child.tag): child for child in reversed(element)}  # first of each tag wins
         if "failure" in children and "skipped" not in children:
-            status, message = "failed", _message(children["failure"], element)
+            status, message = "failed", _message(children["failure"], element, limits.message_chars)
         elif "error" in children:
-            status, message = "error", _message(children["error"], element)
+            status, message = "error", _message(children["error"], element, limits.message_chars)
         elif "skipped" in children:
             # A <failure> beside <skipped> is an expected failure (node's failing `todo`).
-            status, message = "skipped", _message(children["skipped"], element)
+            status, message = "skipped", _message(children["skipped"], element, limits.message_chars)
         else:
             flaky = not _FLAKY_TAGS.isdisjoint(children)
     if status == "passed" and not flaky and element.get("status", "").lower() in _NOT_RUN:
         # googletest writes a DISABLED_ test as status="notrun" with no <skipped> in it; CTest as "disabled".
-        status, message = "skipped", f"not run ({element.get('result') or element.get('status')})"
+        not_run = f"not run ({element.get('result') or element.get('status')})"
+        status, message = "skipped", truncate_text(not_run, limits.message_chars)
     return TestCase(
         suite=suite,
-        classname=element.get("classname", ""),
-        name=element.get("name", ""),
+        classname=truncate_text(element.get("classname", ""), limits.name_chars),
+        name=truncate_text(element.get("name", ""), limits.name_chars),
         status=status,
         duration=_seconds(element.get("time")),
         message=message,
@@ -216,7 +264,7 @@ def _seconds(value: str | None) -> float:
     return seconds if 0 < seconds < math.inf else 0.0
 
 
-def _message(element, testcase) -> str:
+def _message(element, testcase, limit: int) -> str:
     """The message attribute, else the first non-empty line of the text, else the type.
 
     PHPUnit writes no message attribute and starts the text with the test's own
@@ -225,12 +273,13 @@ def _message(element, testcase) -> str:
     message = (element.get("message") or "").strip()
     if not message:
         own_id = f"{testcase.get('classname', '')}::{testcase.get('name', '')}"
-        lines = (line.strip() for line in (element.text or "").splitlines())
+        # Lazily: a stack trace of megabytes is never split into a list of its lines.
+        lines = (match.group().strip() for match in _LINE.finditer(element.text or ""))
         first = next((line for line in lines if line), "")
         if own_id != "::" and first.startswith(own_id):
             first = next((line for line in lines if line), "")
         message = first
-    return (message or element.get("type", "").strip())[:MESSAGE_CHARS]
+    return truncate_text(message or element.get("type", "").strip(), limit)
 
 
 class _TextReader:
