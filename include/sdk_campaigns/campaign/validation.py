@@ -52,7 +52,8 @@ def validate_results(
     rows: list[dict], requested_sdks: list[str], slos: dict[str, dict], docs_dir: Path | None = None
 ) -> ValidationOutcome:
     """`slos` maps each SDK to {"min_pass_rate": float, "max_test_seconds": float}; with
-    `docs_dir`, GX's Data Docs HTML (index.html) is written there too."""
+    `docs_dir`, GX's Data Docs HTML (index.html) is written there too, self-contained and inert
+    (campaign.data_docs)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
     import pandas as pd
@@ -129,6 +130,11 @@ def validate_results(
         )
         outcome = checkpoint.run(batch_parameters={"dataframe": frame})
         results.extend(outcome.run_results.values())
+
+    if docs_dir is not None:
+        from sdk_campaigns.campaign.data_docs import make_self_contained
+
+        make_self_contained(docs_dir)  # no CDN, no script, no failing value as markup
 
     report = {"results": [r.to_json_dict() for r in results]}
     failed = [

@@ -9,15 +9,25 @@ plugins/sdk_health.py).
 
 Plugin apps get no authentication from Airflow by themselves (apache/airflow#72655), so every
 route requires a logged-in user allowed to read the campaign DAG: the UI's session cookie or a
-bearer token, checked by Airflow's own auth manager. An anonymous request gets 401.
+bearer token, checked by Airflow's own auth manager. An anonymous request gets 401. There are no
+docs or OpenAPI routes. The job log tails in reports are shown only to users who may read the DAG's
+task logs; others see a note instead.
+
+The pages are served from the api-server's own origin, and reports and Data Docs show what jobs wrote:
+every response carries CONTENT_SECURITY_POLICY (a sandbox without scripts, nothing loaded from
+elsewhere) and `X-Content-Type-Options: nosniff`. A bad path (NUL bytes, `..`, hidden files, names too
+long for the file system) is a 404.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 
 from sdk_campaigns.config import CampaignConfig, cached_config
 from sdk_campaigns.reporting import templating
@@ -27,6 +37,25 @@ from sdk_campaigns.reporting import templating
 
 URL_PREFIX = "/sdk-health"
 AWS_CONN_ID = "aws_default"
+# No script may run, whatever a page holds: `sandbox` without allow-scripts. allow-same-origin keeps the
+# page's own origin, so links and images still carry Airflow's SameSite=Lax session cookie inside the
+# UI's iframe (in a plain sandbox, an opaque origin, every link there answers 401); without scripts it
+# grants the page nothing else. Nothing is loaded from elsewhere: no CDN, no font, no form target.
+CONTENT_SECURITY_POLICY = (
+    "sandbox allow-same-origin; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'none'; base-uri 'self'; frame-ancestors 'self'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+)
+# Report templates put each job log tail between these lines (report.html.j2); the container's text in
+# between is escaped, so it can never write them itself.
+LOG_TAIL_START = "<!-- sdk-campaigns:job-log -->"
+LOG_TAIL_END = "<!-- /sdk-campaigns:job-log -->"
+LOG_TAIL_HIDDEN = "<p><em>The job log is shown to users who may read this DAG's task logs.</em></p>\n"
+_BAD_PATH_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\\]")
+MAX_NAME_BYTES = 255  # one path segment, as file systems allow
 
 
 def reports_url(dag_id: str) -> str:
@@ -40,9 +69,31 @@ def report_url(dag_id: str, run_id: str) -> str:
     return f"{reports_url(dag_id)}{report.run_folder(run_id)}/{report.REPORT_FILE}"
 
 
+class SecurityHeaders:
+    """ASGI middleware: SECURITY_HEADERS on every response, errors (401, 403, 404) included."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in SECURITY_HEADERS}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": [*kept, *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _require_dag_access(dag_id: str):
     """Airflow's own checks, as its REST API runs them: a valid session cookie or bearer token,
-    and read access to the campaign DAG."""
+    and read access to the campaign DAG. Whether the user may also read the DAG's task logs is kept
+    in `request.state.may_read_task_logs`."""
 
     async def authorized(request: Request) -> None:
         from airflow.api_fastapi.core_api.security import get_user, requires_access_dag
@@ -51,8 +102,20 @@ def _require_dag_access(dag_id: str):
         credentials = await HTTPBearer(auto_error=False)(request)
         user = await get_user(request, None, credentials)
         requires_access_dag("GET", param_dag_id=dag_id)(request, user)
+        request.state.may_read_task_logs = _may_read_task_logs(request, user, dag_id)
 
     return Depends(authorized)
+
+
+def _may_read_task_logs(request: Request, user, dag_id: str) -> bool:
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.api_fastapi.core_api.security import requires_access_dag
+
+    try:
+        requires_access_dag("GET", DagAccessEntity.TASK_LOGS, dag_id)(request, user)
+    except HTTPException:
+        return False
+    return True
 
 
 def _summaries(config: CampaignConfig) -> list[dict]:
@@ -60,6 +123,40 @@ def _summaries(config: CampaignConfig) -> list[dict]:
 
     history.use_airflow_connection(AWS_CONN_ID)  # an s3:// history is read as the tasks write it
     return history.read_summaries(config.history_uri(), config.campaign.dag_id)
+
+
+def report_file_path(report_root: Path, path: str) -> Path | None:
+    """The file `path` names inside the report folder, or None: for anything that is not a plain
+    relative path to a file there (empty or hidden segments, `..`, control characters, backslashes,
+    names too long, symlinks leading out)."""
+    segments = path.split("/")
+    try:
+        if any(
+            not segment
+            or segment.startswith(".")
+            or _BAD_PATH_CHARACTERS.search(segment)
+            or len(segment.encode()) > MAX_NAME_BYTES
+            for segment in segments
+        ):
+            return None
+        target = (report_root / path).resolve()
+        return target if target.is_relative_to(report_root) and target.is_file() else None
+    except (OSError, ValueError, RuntimeError):  # unencodable names, loops: no such file
+        return None
+
+
+def without_log_tails(path: Path) -> Iterator[bytes]:
+    """The page, streamed, with each job log tail replaced by a note."""
+    with open(path, encoding="utf-8", errors="replace") as page:
+        in_tail = False
+        for line in page:
+            if not in_tail and line.strip() == LOG_TAIL_START:
+                in_tail = True
+                yield LOG_TAIL_HIDDEN.encode()
+            elif in_tail:
+                in_tail = line.strip() != LOG_TAIL_END
+            else:
+                yield line.encode()
 
 
 def create_app(config: CampaignConfig | None = None) -> FastAPI:
@@ -70,7 +167,11 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
         title="SDK Health",
         description="Per-language pass/fail history of the SDK test campaign.",
         dependencies=[_require_dag_access(dag_id)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/", response_class=HTMLResponse)
     def dashboard_page() -> str:
@@ -107,13 +208,12 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
         return HTMLResponse(templating.render("run_pending.html.j2", run_id=run_id, published=len(published)))
 
     @app.get("/reports/{requested_dag}/{path:path}")
-    def report_file(requested_dag: str, path: str) -> FileResponse:
-        if requested_dag != dag_id:
-            raise HTTPException(404, f"no reports for DAG {requested_dag!r}")
-        target = (report_root / path).resolve()
-        # Never serve outside the DAG's report folder, whatever the path says.
-        if not target.is_relative_to(report_root) or not target.is_file():
+    def report_file(requested_dag: str, path: str, request: Request):
+        target = report_file_path(report_root, path) if requested_dag == dag_id else None
+        if target is None:
             raise HTTPException(404, "no such report file")
+        if target.suffix == ".html" and not getattr(request.state, "may_read_task_logs", False):
+            return StreamingResponse(without_log_tails(target), media_type="text/html; charset=utf-8")
         return FileResponse(target)
 
     return app
