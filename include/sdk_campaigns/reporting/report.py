@@ -13,6 +13,7 @@ carries a <base> pointing into its run's folder so that the same links work ther
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,10 +22,26 @@ from urllib.parse import quote
 from sdk_campaigns.reporting import templating
 from sdk_campaigns.reporting.charts import STATUS_LABEL, logical_time
 from sdk_campaigns.reporting.dashboard import dashboard_view
+from sdk_campaigns.reporting.feed import BADGES_FOLDER, FEED_FILE
 from sdk_campaigns.reporting.publishing import write_atomically
 
 REPORT_FILE = "report.html"
 LATEST_FILE = "latest.html"
+DATA_DOCS_FOLDER = "data-docs"
+# Names in the DAG's report folder (or beside a run's report) that no run's folder may take.
+RESERVED_NAMES = frozenset({LATEST_FILE, FEED_FILE, BADGES_FOLDER, DATA_DOCS_FOLDER, REPORT_FILE})
+# Airflow's own run ids, <run type>__<UTC time in ISO 8601>[_<random suffix>] (DagRun.generate_run_id),
+# keep the folders they always had: ':' and '+' written '_'. In this shape they sit at fixed places,
+# so no two such ids share a folder.
+_AIRFLOW_RUN_ID = re.compile(
+    r"[a-z_]+__\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?\+00:00(?:_[A-Za-z0-9]{1,64})?"
+)
+_AIRFLOW_RUN_FOLDER = re.compile(
+    r"[a-z_]+__\d{4}-\d\d-\d\dT\d\d_\d\d_\d\d(?:\.\d{1,6})?_00_00(?:_[A-Za-z0-9]{1,64})?"
+)
+_PLAIN_RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
+_NOT_READABLE = re.compile(r"[^A-Za-z0-9_-]+")
+RUN_HASH_SEPARATOR = "~"  # only in folders of hashed run ids: never in a run id kept as its folder
 
 
 def _seconds(value) -> str:
@@ -113,8 +130,29 @@ def render_report(
 
 
 def run_folder(run_id: str) -> str:
-    """The folder of a run's report inside the DAG's report folder."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+    """The folder of a run's report inside the DAG's report folder: a different one for every run id.
+
+    - Airflow's own run ids: ':' and '+' written '_' (scheduled__2026-11-02T06_00_00_00_00);
+    - any other id of letters, digits, '.', '_' and '-' that is no reserved name (latest.html,
+      feed.json, badges, data-docs), does not start with '.' and does not look like the first kind:
+      the id itself;
+    - everything else (`.`, `..`, `latest.html`, a manual `scheduled__…T06_00_00_00_00`, '/', spaces,
+      non-ASCII): a readable part, '~' and 16 hex digits of the id's SHA-256.
+
+    The three kinds never meet ('~' is only in the third, the first's shape is excluded from the
+    second), so folders differ whenever run ids do, barring a 64-bit hash collision.
+    """
+    if _AIRFLOW_RUN_ID.fullmatch(run_id):
+        return run_id.replace(":", "_").replace("+", "_")
+    if (
+        _PLAIN_RUN_ID.fullmatch(run_id)
+        and run_id.lower() not in RESERVED_NAMES
+        and not _AIRFLOW_RUN_FOLDER.fullmatch(run_id)
+    ):
+        return run_id
+    readable = _NOT_READABLE.sub("_", run_id)[:80]
+    digest = hashlib.sha256(run_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{readable}{RUN_HASH_SEPARATOR}{digest}"
 
 
 def report_path(report_dir: Path, dag_id: str, run_id: str) -> Path:
