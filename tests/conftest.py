@@ -77,19 +77,13 @@ def stack_home(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def aws_client(stack_home):
-    """boto3 clients for the local stack's moto server: `aws_client("s3")`. Requesting it starts
-    the stack, so no test depends on an earlier one having started moto."""
-    import boto3
+    """boto3 clients for the local stack's moto server, as its administrator (moto enforces IAM):
+    `aws_client("s3")`. Requesting it starts the stack, so no test depends on an earlier one having
+    started moto."""
+    from sdk_campaigns.dev import local_aws
 
-    from sdk_campaigns.dev import local_stack
-
-    def client(service: str):
-        # A session per client: boto3's default session is not safe to share between threads.
-        return boto3.session.Session().client(
-            service, endpoint_url=local_stack.moto_url(), region_name=local_stack.AWS_REGION
-        )
-
-    return client
+    # A session per client (admin_client makes one): boto3's default session is not thread-safe.
+    return local_aws.admin_client
 
 
 @pytest.fixture(scope="session")

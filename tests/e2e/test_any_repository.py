@@ -1,6 +1,6 @@
 """Any repository at trigger time, and a harness failure that stays an infrastructure failure.
 
-One campaign, three SDKs: python tests a repository served by a real git daemon on loopback
+One campaign, three SDKs: python tests a repository served by a real git daemon on the jobs network
 (at a tag, with a test the image does not have); javascript gets a test command that does
 not exist, so its harness fails; ruby uploads hostile JUnit (an XXE). Python's results must
 still land.
@@ -18,7 +18,7 @@ import pytest
 
 from sdk_campaigns import history
 from sdk_campaigns.config import REPO_ROOT
-from sdk_campaigns.dev import airflow_services
+from sdk_campaigns.dev import airflow_services, local_stack
 
 from .conftest import run_airflow
 
@@ -39,7 +39,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def git_server(tmp_path_factory):
+def git_server(stack_home, tmp_path_factory):
     """A repository with the python sample SDK plus one extra test, tagged v1-test, over git://."""
     root = tmp_path_factory.mktemp("git")
     work = root / "work"
@@ -53,6 +53,9 @@ def git_server(tmp_path_factory):
     subprocess.run([*git, "commit", "-qm", "sample sdk"], check=True)
     subprocess.run([*git, "tag", "v1-test"], check=True)
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(root / "sdk.git")], check=True)
+    # On this host's side of the jobs network, where job containers reach it (as a Fargate task
+    # reaches a forge); they reach nothing on loopback.
+    host = local_stack.JOBS_GATEWAY
     port = _free_port()
     daemon = subprocess.Popen(
         [
@@ -61,12 +64,12 @@ def git_server(tmp_path_factory):
             "--reuseaddr",
             "--export-all",
             f"--base-path={root}",
-            "--listen=127.0.0.1",
+            f"--listen={host}",
             f"--port={port}",
             str(root),
         ],
     )
-    url = f"git://127.0.0.1:{port}/sdk.git"
+    url = f"git://{host}:{port}/sdk.git"
 
     def serving() -> bool:
         return subprocess.run(["git", "ls-remote", url], capture_output=True).returncode == 0

@@ -152,7 +152,7 @@ def test_links_show_only_where_they_apply(links):
     }
     assert shown == {
         ("plan", None): set(),
-        ("ensure_batch_environment", None): set(),
+        ("check_environment", None): set(),
         ("build_image", "python"): {ECR},
         ("register_jobs", None): set(),
         ("run_tests", "python"): set(),

@@ -42,8 +42,18 @@ def admin_session():
     )
 
 
+# moto gap: with IAM enforced it checks the signature over the decompressed body, so a request
+# botocore gzips (PutMetricData over 10 KB) fails with SignatureDoesNotMatch. Local clients send
+# plain bodies; AWS takes either.
+NO_COMPRESSION = {"AWS_DISABLE_REQUEST_COMPRESSION": "true"}
+
+
 def admin_client(service: str):
-    return admin_session().client(service, endpoint_url=moto_url())
+    from botocore.config import Config
+
+    return admin_session().client(
+        service, endpoint_url=moto_url(), config=Config(disable_request_compression=True)
+    )
 
 
 def admin_environment() -> dict[str, str]:
@@ -55,6 +65,7 @@ def admin_environment() -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": keys["SecretAccessKey"],
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ENDPOINT_URL": moto_url(),
+        **NO_COMPRESSION,
     }
 
 

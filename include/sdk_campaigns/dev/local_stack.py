@@ -86,6 +86,8 @@ def aws_connection() -> dict:
 
 def airflow_env() -> dict[str, str]:
     """Environment for Airflow commands that run against the local stack."""
+    from sdk_campaigns.dev import local_aws
+
     return {
         "AIRFLOW_HOME": str(airflow_home()),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
@@ -100,6 +102,7 @@ def airflow_env() -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": airflow_credentials()[0],
         "AWS_SECRET_ACCESS_KEY": airflow_credentials()[1],
         "AWS_DEFAULT_REGION": AWS_REGION,
+        **local_aws.NO_COMPRESSION,  # see there: a moto gap under IAM enforcement
         "NO_PROXY": "127.0.0.1,localhost",
     }
 
@@ -275,9 +278,37 @@ def registry_ready() -> bool:
     return _http_status(f"http://{registry_host()}/v2/") == 200
 
 
+def registry_storage() -> Path:
+    """Shared by every SDK_CAMPAIGNS_HOME, as the registry is: it must outlive a test's home."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "sdk-campaigns" / f"registry-{REGISTRY_PORT}"
+
+
+def _stale_registries() -> list:
+    """Registries of ours on this port whose storage is gone (started from a home since deleted)."""
+    import psutil
+
+    stale = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info.get("cmdline") or []
+        if len(cmdline) >= 3 and cmdline[0].endswith("docker-registry") and cmdline[1] == "serve":
+            config = Path(cmdline[2])
+            text = config.read_text() if config.exists() else ""
+            if registry_host() in text or not text:
+                storage = text.split("rootdirectory: ", 1)[-1].split("}", 1)[0] if text else ""
+                if not storage or not Path(storage).is_dir():
+                    stale.append(process)
+    return stale
+
+
 def ensure_registry() -> str:
     if registry_ready():
-        return "running"
+        stale = _stale_registries()
+        if not stale:
+            return "running"
+        for process in stale:  # its pushed layers went with its storage: pushes would fail
+            process.terminate()
+        wait_until(lambda: not registry_ready(), 20, "the registry without storage to stop")
     if _http_status(f"http://{registry_host()}/v2/") is not None:
         raise StackError(
             f"port {REGISTRY_PORT} answers but not as an open OCI registry (it may require a login): "
@@ -288,14 +319,14 @@ def ensure_registry() -> str:
         if not _is_debian_root():
             raise StackError("no OCI registry: install Debian's docker-registry package, or run registry:2")
         _apt_install("docker-registry")
-    storage = stack_dir() / "registry"
+    storage = registry_storage()
     storage.mkdir(parents=True, exist_ok=True)
-    config = stack_dir() / "registry.yml"
+    config = storage.parent / f"registry-{REGISTRY_PORT}.yml"
     config.write_text(
         "version: 0.1\n"
         "storage:\n"
         f"  filesystem: {{rootdirectory: {storage}}}\n"
-        "  delete: {enabled: true}\n"
+        "  delete: {enabled: false}\n"
         f"http: {{addr: '{registry_host()}'}}\n"
     )
     start_background("registry", [binary, "serve", str(config)])
