@@ -51,11 +51,11 @@ def test_regressions_only():
     assert alert.subject == "sdk_test_campaign 2026-11-21: 3 regressions in go, python"
     _assert_subject_is_sns_safe(alert.subject)
     assert "3 regressions (newly failing since the previous run):" in alert.text
-    assert "  - [go] pkg.Test1: expected 1, got 2" in alert.text
-    assert "  - [python] pkg.Test2: AssertionError" in alert.text
+    assert "  - [go] `pkg.Test1`: `expected 1, got 2`" in alert.text
+    assert "  - [python] `pkg.Test2`: `AssertionError`" in alert.text
     assert "flaky" not in alert.text and "broken" not in alert.text
     assert alert.text.rstrip().endswith(f"Report: {RUN['report']}")
-    assert "scheduled__2026-11-21T06:00:00+00:00" in alert.text
+    assert "run `scheduled__2026-11-21T06:00:00+00:00`" in alert.text
     payload = json.loads(json.dumps(alert.payload))
     assert payload["counts"] == {"regressions": 3, "new_flaky": 0, "broken": 0, "fixed": 0}
     assert payload["regressions"][0] == _test("go", 1, message="expected 1, got 2")
@@ -84,9 +84,9 @@ def test_every_category_in_subject_and_text():
         "sdk_test_campaign 2026-11-21: 1 regression in go; 1 new flaky test in python; 1 broken SDK: rust"
     )
     _assert_subject_is_sns_safe(alert.subject)
-    assert "1 new flaky test:\n  - [python] pkg.Test2" in alert.text
-    assert "  - rust: infrastructure_failed since 2026-11-19T06:00:00+00:00 (OOM)" in alert.text
-    assert "1 fixed test (passing again):\n  - [java] pkg.Test4" in alert.text
+    assert "1 new flaky test:\n  - [python] `pkg.Test2`" in alert.text
+    assert "  - rust: infrastructure_failed since 2026-11-19T06:00:00+00:00 (`OOM`)" in alert.text
+    assert "1 fixed test (passing again):\n  - [java] `pkg.Test4`" in alert.text
 
 
 @pytest.mark.parametrize("only", ["new_flaky", "broken"])

@@ -12,6 +12,14 @@ Test names, class names and messages come from the containers under test: they a
 untrusted. Every string is stripped of control and format characters (including bidi
 overrides) and bounded before it reaches a subject, a text line or the webhook payload;
 the subject is ASCII only, one line, at most 99 characters (SNS refuses longer ones).
+In the text, which chat webhooks (Slack, Teams, Discord, Mattermost) show as markup, they
+are inert: `<` and `>` become `‹ ›` (no Slack control sequence: `<!channel>`, `<@U123>`,
+`<https://x|y>`), `@` becomes `＠` (no mention), and names, messages, reasons and run ids
+sit in code spans with their backticks replaced (no Markdown: emphasis, links, headings).
+
+A webhook call has a total deadline (`timeout`, retries included), not a per-read one: a
+server trickling its answer cannot hold it longer. 5xx, 429 and connection failures are
+retried with backoff while the deadline allows.
 
 Nothing here logs a connection's password or a webhook URL: errors name the status and
 the URL's host only (webhook URLs often carry their secret in the path).
@@ -21,9 +29,13 @@ from __future__ import annotations
 
 import abc
 import ast
+import contextlib
 import json
 import logging
 import re
+import socket
+import threading
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,13 +43,17 @@ from typing import Any
 from urllib.parse import urlparse
 
 from airflow.sdk import BaseNotifier
+from requests.adapters import HTTPAdapter
 
 log = logging.getLogger(__name__)
 
 MAX_SUBJECT_CHARS = 99  # SNS: "must be less than 100 characters"
 MAX_TEXT_ITEMS = 10  # per category in the plain-text message
 MAX_PAYLOAD_ITEMS = 200  # per category in the webhook payload; counts always give the totals
-DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_TIMEOUT_SECONDS = 10.0  # a webhook call's total deadline, retries included
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+FIRST_RETRY_SECONDS = 0.5  # then doubling
+MIN_ATTEMPT_SECONDS = 0.5  # no new attempt with less time than this left
 
 # Bounds per field, in characters, after sanitising.
 FIELD_LIMITS = {
@@ -95,6 +111,20 @@ def clean_text(value: Any, limit: int = DEFAULT_FIELD_LIMIT) -> str:
     return kept
 
 
+_CHAT_INERT = str.maketrans({"<": "‹", ">": "›", "@": "＠", "`": "ˋ"})
+
+
+def inert(text: str) -> str:
+    """`text` with no chat control sequence (Slack's `<!channel>`, `<@U123>`, `<url|label>`), no
+    mention (`@here`) and no backtick: safe in any chat markup, and still readable as plain text."""
+    return text.translate(_CHAT_INERT)
+
+
+def code(text: str) -> str:
+    """Untrusted text as an inert code span: no emphasis, link or heading in chat Markdown."""
+    return f"`{inert(text)}`" if text else ""
+
+
 def _ascii_line(value: str) -> str:
     """For the SNS subject: printable ASCII only."""
     text = value.replace("…", "...")
@@ -142,24 +172,24 @@ def _plural(count: int, singular: str, plural: str | None = None) -> str:
 
 
 def _sdks(items: list[dict]) -> list[str]:
-    return sorted({item.get("sdk", "") for item in items if item.get("sdk")})
+    return sorted({inert(item.get("sdk", "")) for item in items if item.get("sdk")})
 
 
 def _test_label(item: dict) -> str:
     name = item.get("name") or item.get("test_id") or "(unnamed test)"
     classname = item.get("classname")
-    label = f"{classname}.{name}" if classname else name
-    return f"[{item['sdk']}] {label}" if item.get("sdk") else label
+    label = code(f"{classname}.{name}" if classname else name)
+    return f"[{inert(item['sdk'])}] {label}" if item.get("sdk") else label
 
 
 def _broken_label(item: dict) -> str:
-    line = item.get("sdk") or "(unknown SDK)"
+    line = inert(item.get("sdk") or "(unknown SDK)")
     if item.get("status"):
-        line += f": {item['status']}"
+        line += f": {inert(item['status'])}"
     if item.get("since"):
-        line += f" since {item['since']}"
+        line += f" since {inert(item['since'])}"
     if item.get("reason"):
-        line += f" ({item['reason']})"
+        line += f" ({code(item['reason'])})"
     return line
 
 
@@ -190,7 +220,7 @@ def _section(title: str, items: list[dict], total: int, label, limit: int) -> li
     for item in items[:limit]:
         line = f"  - {label(item)}"
         if item.get("message"):
-            line += f": {item['message']}"
+            line += f": {code(item['message'])}"
         lines.append(line)
     shown = min(limit, len(items))
     if total > shown:
@@ -225,8 +255,11 @@ def build_alert(findings: dict, *, max_items: int = MAX_TEXT_ITEMS) -> Alert | N
     }
     subject = _subject(clean_text(f"{dag_id[:50]} {day}", 70), counts, sdks)
 
-    run = f"run {top['run_id']}" if top["run_id"] else "run"
-    lines = [f"{dag_id}: {run}" + (f" (logical date {logical_date})" if logical_date else ""), ""]
+    run = f"run {code(top['run_id'])}" if top["run_id"] else "run"
+    lines = [
+        f"{inert(dag_id)}: {run}" + (f" (logical date {inert(logical_date)})" if logical_date else ""),
+        "",
+    ]
     sections = (
         ("regressions", "regression", " (newly failing since the previous run)", _test_label),
         ("new_flaky", "new flaky test", "", _test_label),
@@ -237,7 +270,7 @@ def build_alert(findings: dict, *, max_items: int = MAX_TEXT_ITEMS) -> Alert | N
         if counts[category]:
             title = f"{_plural(counts[category], noun)}{detail}:"
             lines += _section(title, items[category], counts[category], label, max_items)
-    lines.append(f"Report: {top['report']}" if top["report"] else "Report: (none was written)")
+    lines.append(f"Report: {inert(top['report'])}" if top["report"] else "Report: (none was written)")
     text = "\n".join(lines)
 
     payload = {
@@ -386,37 +419,98 @@ class WebhookAlertNotifier(_FindingsNotifier):
 
 def post_json(
     http_conn_id: str, payload: dict, *, endpoint: str = "", timeout: float = DEFAULT_TIMEOUT_SECONDS
-):
-    """POST `payload` as JSON to the HTTP connection's URL; raise WebhookError unless it answers 2xx."""
+) -> int:
+    """POST `payload` as JSON to the HTTP connection's URL within `timeout` seconds in all; retry 5xx,
+    429 and connection failures with backoff while time is left; raise WebhookError unless it answers
+    2xx. Returns the status."""
     import requests
     from airflow.providers.http.hooks.http import HttpHook
 
+    deadline = time.monotonic() + timeout
     # Not HttpHook.run(): it logs the full URL and connection errors (which embed the URL),
     # and the response body on errors. The hook still supplies the session: auth, headers,
     # proxies and TLS settings from the connection.
     hook = HttpHook(method="POST", http_conn_id=http_conn_id)
     session = hook.get_conn(headers={"Content-Type": "application/json"})
+    adapter = _AbortableAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     url = hook.url_from_endpoint(endpoint)
-    parsed = urlparse(url)
-    host = parsed.hostname or "(no host)"
+    host = urlparse(url).hostname or "(no host)"
+    where = f"webhook {http_conn_id!r} at {host}"
     body = json.dumps(payload, ensure_ascii=False).encode()
-    with session:
-        try:
-            response = session.post(url, data=body, timeout=timeout, allow_redirects=False)
-        except requests.Timeout:
-            raise WebhookError(
-                f"webhook {http_conn_id!r} at {host}: no answer within {timeout:g} s"
-            ) from None
-        except requests.RequestException as err:
-            raise WebhookError(
-                f"webhook {http_conn_id!r} at {host}: request failed ({type(err).__name__})"
-            ) from None
-        status, reason = response.status_code, clean_text(response.reason, 60)
-        response.close()
+    # requests' timeouts are per socket read: this closes the connection when the deadline passes.
+    watchdog = threading.Timer(timeout, adapter.abort)
+    watchdog.daemon = True
+    watchdog.start()
+    attempt, wait = 0, FIRST_RETRY_SECONDS
+    try:
+        with session:
+            while True:
+                attempt += 1
+                remaining = max(deadline - time.monotonic(), 0.001)
+                status, failure = 0, ""
+                try:
+                    response = session.post(
+                        url, data=body, timeout=remaining, allow_redirects=False, stream=True
+                    )
+                    status, reason = response.status_code, clean_text(response.reason, 60)
+                    response.close()
+                    if status in RETRY_STATUSES:
+                        failure = f"answered HTTP {status} {reason}".rstrip()
+                except requests.RequestException as err:
+                    if time.monotonic() >= deadline or isinstance(err, requests.Timeout):
+                        failure = f"gave no answer within {timeout:g} s"
+                    else:
+                        failure = f"could not be reached ({type(err).__name__})"
+                if not failure:
+                    break
+                log.warning("%s %s (attempt %d)", where, failure, attempt)
+                if deadline - time.monotonic() < wait + MIN_ATTEMPT_SECONDS:
+                    tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+                    raise WebhookError(f"{where} {failure} ({tries} within the {timeout:g} s deadline)")
+                time.sleep(wait)
+                wait *= 2
+    finally:
+        watchdog.cancel()
     if not 200 <= status < 300:
-        raise WebhookError(f"webhook {http_conn_id!r} at {host} answered HTTP {status} {reason}".rstrip())
-    log.info("alert posted to webhook %r at %s: HTTP %d", http_conn_id, host, status)
+        raise WebhookError(f"{where} answered HTTP {status} {reason}".rstrip())
+    log.info("alert posted to %s: HTTP %d (attempt %d)", where, status, attempt)
     return status
+
+
+class _AbortableAdapter(HTTPAdapter):
+    """A requests adapter that keeps the connections it opens, so that a watchdog can shut them down in
+    the middle of a read (requests' own timeouts start again with every byte received)."""
+
+    def __init__(self):
+        super().__init__(max_retries=0)
+        self.connections: list = []
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+        if getattr(pool.ConnectionCls, "tracked_by", None) is not self:
+            pool.ConnectionCls = _tracked(pool.ConnectionCls, self)
+        return pool
+
+    def abort(self) -> None:
+        for connection in list(self.connections):
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                # The plain socket's shutdown, under any TLS wrapper: a blocked read fails at once.
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _tracked(connection_class: type, adapter: _AbortableAdapter) -> type:
+    class TrackedConnection(connection_class):
+        tracked_by = adapter
+
+        def connect(self):
+            adapter.connections.append(self)
+            super().connect()
+
+    return TrackedConnection
 
 
 # --- the call the publish task makes ---------------------------------------------------------------
