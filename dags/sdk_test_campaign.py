@@ -112,7 +112,7 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task(task_id=task_ids.PLAN)
+    @task(task_id=task_ids.PLAN, execution_timeout=timedelta(minutes=2))
     def plan(params: dict, dag_run=None) -> list[dict]:
         """Which SDKs, which ref, each SDK's job settings and the run's policies; bad params fail
         here, named with the known values."""
@@ -120,7 +120,7 @@ with DAG(
 
         return tasks.plan(CONFIG, params, dag_run)
 
-    @task(task_id=task_ids.CHECK_ENVIRONMENT)
+    @task(task_id=task_ids.CHECK_ENVIRONMENT, execution_timeout=timedelta(minutes=5))
     def check_environment(run: dict, sdk_plans: list[dict]) -> dict:
         """Every resource the planned SDKs need, as the campaign's CloudFormation stack deployed it
         (ECR repositories, results bucket, roles, Fargate compute environment and queue): described,
@@ -134,6 +134,7 @@ with DAG(
         map_index_template="{{ sdk }}",
         retries=1,
         retry_delay=timedelta(seconds=20),
+        execution_timeout=timedelta(minutes=60),  # a cold build of the slowest SDK image
     )
     def build_image(sdk_plan: dict, stack: dict) -> dict:
         """The SDK's test image: built and pushed to ECR only when its content hash is not in the
@@ -143,14 +144,19 @@ with DAG(
         get_current_context()["sdk"] = sdk_plan["sdk"]
         return tasks.build_image(sdk_plan, stack, AWS_CONN_ID)
 
-    @task(task_id=task_ids.REGISTER_JOBS, trigger_rule=ALL_DONE)
+    @task(task_id=task_ids.REGISTER_JOBS, trigger_rule=ALL_DONE, execution_timeout=timedelta(minutes=10))
     def register_jobs(run: dict, sdk_plans: list[dict], stack: dict) -> list[dict]:
         """A job definition per SDK whose image exists; one BatchOperator kwargs dict each."""
         from sdk_campaigns import tasks
 
         return tasks.register_jobs(CONFIG, run, sdk_plans, stack, AWS_CONN_ID)
 
-    @task(task_id=task_ids.COLLECT, map_index_template="{{ sdk }}", trigger_rule=ALL_DONE)
+    @task(
+        task_id=task_ids.COLLECT,
+        map_index_template="{{ sdk }}",
+        trigger_rule=ALL_DONE,
+        execution_timeout=timedelta(minutes=20),  # what it reads is bounded by the config's limits
+    )
     def collect(sdk_plan: dict, run: dict) -> dict:
         """The SDK's job, its own log stream and its JUnit from S3, classified as passed, tests
         failed, infrastructure failed or results invalid. Links to the log stream and the results."""
@@ -159,7 +165,7 @@ with DAG(
         get_current_context()["sdk"] = sdk_plan["sdk"]
         return tasks.collect(CONFIG, run, sdk_plan, AWS_CONN_ID)
 
-    @task(task_id=task_ids.VALIDATE, trigger_rule=ALL_DONE)
+    @task(task_id=task_ids.VALIDATE, trigger_rule=ALL_DONE, execution_timeout=timedelta(minutes=30))
     def validate(run: dict, sdk_plans: list[dict]) -> dict:
         """Great Expectations over every SDK's normalised results (schema, status values, unique
         test ids, every requested SDK present, durations, pass-rate SLOs). Links to the Data Docs."""
@@ -168,7 +174,12 @@ with DAG(
         return tasks.validate(CONFIG, run, sdk_plans, AWS_CONN_ID)
 
     # Other DAGs can be scheduled on the history (see docs/published-files.md).
-    @task(task_id=task_ids.PUBLISH, trigger_rule=ALL_DONE, outlets=[history_asset(CONFIG)])
+    @task(
+        task_id=task_ids.PUBLISH,
+        trigger_rule=ALL_DONE,
+        outlets=[history_asset(CONFIG)],
+        execution_timeout=timedelta(minutes=30),
+    )
     def publish(run: dict, sdk_plans: list[dict], outlet_events=None) -> str:
         """History partitions (idempotent per logical date and SDK), the HTML report, feed, badges,
         the history Asset's event, alerts and retention."""
@@ -176,7 +187,7 @@ with DAG(
 
         return tasks.publish(CONFIG, run, sdk_plans, outlet_events, AWS_CONN_ID)
 
-    @task(task_id=task_ids.VERDICT)
+    @task(task_id=task_ids.VERDICT, execution_timeout=timedelta(minutes=5))
     def verdict(run: dict, sdk_plans: list[dict]) -> None:
         """Fail the run as the failure policy says: on infrastructure failures or invalid results
         (`infrastructure`), also on failed tests (`tests`), or never (`never`); broken expectations

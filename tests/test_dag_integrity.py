@@ -73,6 +73,18 @@ def test_every_task_has_docs_and_mapped_tasks_are_named_by_sdk(dagbag):
     }
 
 
+def test_every_task_has_an_execution_timeout(dagbag):
+    """A hung task (a stuck AWS call, a webhook that never answers) fails instead of holding its slot."""
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            timeout = (
+                task.partial_kwargs.get("execution_timeout") if hasattr(task, "partial_kwargs") else None
+            )
+            timeout = timeout or task.execution_timeout
+            assert timeout is not None and timeout.total_seconds() > 0, f"{dag.dag_id}.{task.task_id}"
+            assert timeout <= dag.dagrun_timeout, f"{dag.dag_id}.{task.task_id}: longer than the run may take"
+
+
 @pytest.mark.parametrize("dag_file", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)
 def test_parse_time(dag_file):
     """Time to parse the file in a process where Airflow and the providers are already imported,
