@@ -65,9 +65,12 @@ def stack_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("sdkc-home")
     previous = os.environ.get("SDK_CAMPAIGNS_HOME")
     os.environ["SDK_CAMPAIGNS_HOME"] = str(home)
-    from sdk_campaigns.dev import stack
+    from sdk_campaigns import history
+    from sdk_campaigns.dev import local_aws, stack
 
     stack.up()
+    # The campaign's history defaults to s3:// on the stack: tests read it as the administrator.
+    history.use_s3_filesystem(local_aws.admin_s3_filesystem)
     yield home
     if previous is None:
         os.environ.pop("SDK_CAMPAIGNS_HOME", None)

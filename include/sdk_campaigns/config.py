@@ -236,7 +236,9 @@ class CampaignConfig(_Strict):
         return list(self.sdks)
 
     def history_uri(self) -> str:
-        return self.campaign.history_uri or str(data_home() / "history")
+        """campaign.history_uri, or the history prefix of the results bucket (kept by its lifecycle)."""
+        default = f"s3://{self.campaign.results_bucket}/{self.infra.history_prefix.rstrip('/')}"
+        return self.campaign.history_uri or default
 
     def report_dir(self) -> Path:
         return Path(self.campaign.report_dir) if self.campaign.report_dir else data_home() / "reports"

@@ -18,7 +18,7 @@ LOGICAL_DATE = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).i
 
 
 @pytest.fixture(scope="module")
-def campaign(stack_home, metrics_before):
+def campaign(stack_home, metrics_before, infrastructure_before):
     result = run_airflow(
         [
             "dags",
@@ -105,6 +105,33 @@ def test_mapped_tasks_are_named_by_sdk(campaign, stack_home):
         by_task.setdefault(task_id, set()).add(label)
     for task_id in ("build_image", "run_tests", "collect"):
         assert by_task[task_id] == {"python", "javascript"}, by_task
+
+
+def infrastructure_counts(aws_client) -> dict[str, int]:
+    return {
+        "IAM roles": len(aws_client("iam").list_roles()["Roles"]),
+        "compute environments": len(
+            aws_client("batch").describe_compute_environments()["computeEnvironments"]
+        ),
+        "job queues": len(aws_client("batch").describe_job_queues()["jobQueues"]),
+        "buckets": len(aws_client("s3").list_buckets()["Buckets"]),
+        "repositories": len(aws_client("ecr").describe_repositories()["repositories"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def infrastructure_before(aws_client):  # requested by `campaign`, so it counts before the run
+    return infrastructure_counts(aws_client)
+
+
+def test_the_campaign_runs_on_the_stacks_resources_and_creates_none(
+    campaign, infrastructure_before, aws_client
+):
+    """Roles, compute environments, queues, buckets and repositories come from the CloudFormation stack
+    only (the Airflow identity may not create them): the campaign leaves their number as it found it."""
+    result, _ = campaign
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert infrastructure_counts(aws_client) == infrastructure_before
 
 
 @pytest.fixture(scope="module")

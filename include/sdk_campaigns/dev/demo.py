@@ -92,6 +92,9 @@ def run_demo(args: argparse.Namespace) -> int:
         returncode = process.wait()
     elapsed = time.monotonic() - started
 
+    # As the DAG wrote it: through the stack's Airflow connection (the history is on S3 by default).
+    os.environ.update(local_stack.airflow_env())
+    history.use_airflow_connection("aws_default")
     summaries = campaign_summaries(config.history_uri(), config.campaign.dag_id, logical_date)
     if not summaries:
         print(f"no results were published (airflow exited {returncode}); see {log_path}", file=sys.stderr)

@@ -56,6 +56,20 @@ def admin_client(service: str):
     )
 
 
+def admin_s3_filesystem():
+    """A pyarrow S3 filesystem as the administrator: tests read the s3:// history with it."""
+    from pyarrow import fs as pafs
+
+    keys = _admin_keys(moto_url())
+    return pafs.S3FileSystem(
+        access_key=keys["AccessKeyId"],
+        secret_key=keys["SecretAccessKey"],
+        region=REGION,
+        endpoint_override=moto_url().removeprefix("http://"),
+        scheme="http",
+    )
+
+
 def admin_environment() -> dict[str, str]:
     """Environment variables for a process that acts as the administrator (the Fargate-limits
     watcher, `sdk-campaigns infra deploy` against the local stack)."""

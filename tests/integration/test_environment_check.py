@@ -1,0 +1,67 @@
+"""The DAG's environment check against a stack deployed through CloudFormation: it passes on the
+deployed stack, and fails naming each resource deleted from it and the fix. A stack of its own
+(other names throughout), so the shared campaign stack is never broken."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from sdk_campaigns import stack_deploy
+from sdk_campaigns.campaign import resources
+from sdk_campaigns.config import DEFAULT_CONFIG_PATH, parse_config
+
+pytestmark = pytest.mark.stack
+
+NAME = "sdkc-check-test"
+
+
+@pytest.fixture(scope="module")
+def check_stack(aws_client, tmp_path_factory):
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    raw["sdks"] = {sdk: raw["sdks"][sdk] for sdk in ("python", "go")}
+    raw["campaign"].update(results_bucket=f"{NAME}-results", ecr_repository_prefix=NAME)
+    raw["batch"].update(
+        compute_environment=f"{NAME}-fargate",
+        job_queue=NAME,
+        job_definition_prefix=NAME,
+        execution_role_name=f"{NAME}-execution",
+        job_role_name=f"{NAME}-job",
+        service_role_name=f"{NAME}-service",
+    )
+    raw.setdefault("infra", {}).update(stack_name=NAME, log_group=f"/aws/batch/{NAME}")
+    path = tmp_path_factory.mktemp("check") / "campaign.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = parse_config(path.read_text(), path)
+    stack_deploy.deploy(aws_client("cloudformation"), config, stack_deploy.synthesize(config), progress=print)
+    return config
+
+
+def test_the_deployed_stack_passes_the_check(check_stack, aws_client):
+    found = resources.check_environment(aws_client, NAME, ["python", "go"])
+    assert found.results_bucket == f"{NAME}-results"
+    assert set(found.sdks) == {"python", "go"} and found.job_queue == NAME
+
+
+def test_an_sdk_the_stack_lacks_is_named(check_stack, aws_client):
+    with pytest.raises(resources.MissingInfrastructure, match="SDK.s. rust are configured but not in stack"):
+        resources.check_environment(aws_client, NAME, ["python", "rust"])
+
+
+def test_a_missing_stack_names_the_fix(aws_client):
+    with pytest.raises(resources.MissingInfrastructure, match="does not exist: deploy the campaign's stack"):
+        resources.check_environment(aws_client, "sdkc-never-deployed", ["python"])
+
+
+def test_deleted_resources_fail_the_check_each_named_with_the_fix(check_stack, aws_client):
+    batch, ecr = aws_client("batch"), aws_client("ecr")
+    batch.update_job_queue(jobQueue=NAME, state="DISABLED")
+    batch.delete_job_queue(jobQueue=NAME)
+    ecr.delete_repository(repositoryName=f"{NAME}/go", force=True)
+    with pytest.raises(resources.MissingInfrastructure) as failure:
+        resources.check_environment(aws_client, NAME, ["python", "go"])
+    message = str(failure.value)
+    assert f"Batch job queue {NAME} does not exist" in message
+    assert f"ECR repository {NAME}/go (go) does not exist" in message
+    assert f"ECR repository {NAME}/python" not in message  # only what is missing
+    assert "Fix: deploy the campaign's stack: `sdk-campaigns infra deploy`" in message
