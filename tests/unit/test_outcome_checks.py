@@ -166,7 +166,7 @@ def _forge_exit_code(o):
         (_forge_row_type, "message is not a text"),
         (_forge_too_many_rows, "test rows is over limits.max_cases_per_sdk (200,000)"),
         (_forge_results_uri, "results_uri is not this attempt's results folder"),
-        (_forge_reason, "the reason is not a text of at most 4,000 characters"),
+        (_forge_reason, "the reason is not a text of at most 4,500 characters"),
         (_forge_log_excerpt, "log_excerpt is not a list of at most 200 lines"),
         (_forge_exit_code, "exit_code is not an integer"),
     ],

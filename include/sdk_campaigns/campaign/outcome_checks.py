@@ -27,6 +27,7 @@ from sdk_campaigns.campaign.validation import RESULT_COLUMNS
 from sdk_campaigns.config import LimitSettings
 
 MAX_FIELD_CHARS = 2_048  # job ids, images, digests, URIs, stream names: AWS's own are far shorter
+MAX_REASON_WITH_PREFIX = MAX_REASON_CHARS + 500  # the collect task may put what it knows first
 MAX_METRICS = 64
 COUNT_KEYS = (*STATUSES, "total")
 _TEXT_FIELDS = ("job_id", "job_status", "image", "image_digest", "log_stream")
@@ -90,8 +91,8 @@ def check_outcome(
         raise OutcomeRejected(f"status {str(status)[:80]!r} is none of {', '.join(SDK_STATUSES)}")
     if status in (SDK_PASSED, SDK_TESTS_FAILED) and document.get("job_status") != "SUCCEEDED":
         raise OutcomeRejected(f"status {status} without a job that succeeded")
-    if not _is_text(document.get("reason"), MAX_REASON_CHARS):
-        raise OutcomeRejected(f"the reason is not a text of at most {MAX_REASON_CHARS:,} characters")
+    if not _is_text(document.get("reason"), MAX_REASON_WITH_PREFIX):
+        raise OutcomeRejected(f"the reason is not a text of at most {MAX_REASON_WITH_PREFIX:,} characters")
     for key in _TEXT_FIELDS:
         if document.get(key) is not None and not _is_text(document[key], MAX_FIELD_CHARS):
             raise OutcomeRejected(f"{key} is not a text of at most {MAX_FIELD_CHARS:,} characters")
