@@ -175,6 +175,45 @@ class SdkSettings(_Strict):
         return self
 
 
+SQS_QUEUE_NAME = r"^[A-Za-z0-9_-]{1,80}$"
+GITHUB_REPOSITORY = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+
+
+class EventSettings(_Strict):
+    """Campaigns started by events (docs/events.md): GitHub releases and pushes to the default branch,
+    and plain requests, from an EventBridge rule through the stack's events queue to the dispatcher."""
+
+    queue_name: str = Field(default="sdk-campaigns-events", pattern=SQS_QUEUE_NAME)
+    dead_letter_queue_name: str = Field(default="sdk-campaigns-events-dead-letters", pattern=SQS_QUEUE_NAME)
+    # The events queue's URL (the stack's EventsQueueUrl output), which the dispatcher's watcher polls: it
+    # must be known when the DAG file is parsed. Empty: SDK_CAMPAIGNS_EVENTS_QUEUE_URL (the local stack
+    # sets it); neither: nothing is watched.
+    queue_url: str = Field(default="", pattern=r"^(https?://[^\s/]+/\d{12}/[A-Za-z0-9_-]{1,80})?$")
+    event_bus: str = Field(default="default", pattern=r"^[A-Za-z0-9/._-]{1,256}$")  # where the rule listens
+    poll_interval_seconds: int = Field(default=5, ge=1, le=600)  # pause between empty 20 s long polls
+    # GitHub repositories ("owner/name") and the SDKs their releases and pushes test; an SDK whose
+    # repo_url is the repository's needs no entry here.
+    repositories: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("repositories", mode="before")
+    @classmethod
+    def _one_or_more_sdks(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: (v,) if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("repositories")
+    @classmethod
+    def _repository_names(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for repository, sdks in value.items():
+            if not re.fullmatch(GITHUB_REPOSITORY, repository):
+                raise ValueError(f"repository {repository!r} must be a GitHub 'owner/name'")
+            if not sdks or not all(re.fullmatch(NAME_PATTERN, sdk) for sdk in sdks):
+                raise ValueError(f"repository {repository!r} must map to SDK names, got {list(sdks)}")
+        # GitHub names are case-insensitive: keyed in lower case, as the dispatcher looks them up.
+        return {repository.lower(): sdks for repository, sdks in value.items()}
+
+
 # CloudWatch Logs accepts these retention periods only.
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -221,6 +260,7 @@ class CampaignConfig(_Strict):
     alerts: AlertSettings = AlertSettings()
     infra: InfraSettings = InfraSettings()
     limits: LimitSettings = LimitSettings()
+    events: EventSettings = EventSettings()
     sdks: dict[str, SdkSettings] = Field(min_length=1)
 
     @field_validator("sdks")
