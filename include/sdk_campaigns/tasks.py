@@ -14,8 +14,6 @@ from sdk_campaigns.campaign import collect as collecting
 from sdk_campaigns.campaign import job_definitions, metrics, outcomes, resources
 from sdk_campaigns.campaign import verdict as verdicts
 from sdk_campaigns.campaign.aws import AwsContext
-from sdk_campaigns.campaign.images import BASE_IMAGE, build_and_push, docker_client
-from sdk_campaigns.campaign.junit import MAX_JUNIT_BYTES
 from sdk_campaigns.campaign.plan import RUN_XCOM_KEY, RunPlan, SdkPlan, plan_run
 from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns.reporting import links
@@ -62,24 +60,6 @@ def check_environment(config: CampaignConfig, run: dict, sdk_plans: list[dict], 
         aws.client, config.infra.stack_name, [p.sdk for p in campaign_run.sdks]
     )
     return found.to_xcom()
-
-
-def build_image(sdk_plan: dict, stack: dict, aws_conn_id: str) -> dict:
-    planned = SdkPlan.from_xcom(sdk_plan)
-    aws = AwsContext(aws_conn_id)
-    pushed = build_and_push(
-        docker_client(),
-        sdk=planned.sdk,
-        folder=planned.image_folder,
-        repository=planned.repository,
-        auth=aws.registry_auth(),
-        base_image=BASE_IMAGE,
-    )
-    verb = "built and pushed" if pushed.built else "reused"
-    log.info("%s: %s %s (%s) in %.2f s", planned.sdk, verb, pushed.image, pushed.digest[:19], pushed.seconds)
-    repository_uri = resources.CampaignResources.from_xcom(stack).sdks[planned.sdk].repository_uri
-    links.persist(links.image_links(repository_uri, pushed.digest))
-    return pushed.to_dict()
 
 
 def _built_images(count: int) -> list[dict | None]:
@@ -145,7 +125,7 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
         digest=image.get("digest", ""),
         run_id=campaign_run.run_id,
         logical_date=campaign_run.logical_date,
-        max_junit_bytes=MAX_JUNIT_BYTES,
+        limits=config.limits,
     )
     if not image:
         outcome.reason = "the image build failed (see build_image): " + outcome.reason
@@ -165,7 +145,7 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
         sdk=planned.sdk,
         logical_date=campaign_run.logical_date,
     )
-    outcomes.write_outcome(s3, bucket, planned, document)
+    outcomes.write_outcome(s3, bucket, planned, document, config.limits)
     log.info("%s: %s: %s; counts %s", planned.sdk, outcome.status, outcome.reason, outcome.counts)
     for line in outcome.log_excerpt[-20:]:
         log.info("[%s job] %s", planned.sdk, line)
@@ -179,7 +159,11 @@ def validate(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_
     campaign_run = RunPlan.from_xcom(run, sdk_plans)
     s3 = AwsContext(aws_conn_id).client("s3")
     bucket = config.campaign.results_bucket
-    rows = [row for outcome in outcomes.read_outcomes(s3, bucket, campaign_run) for row in outcome["rows"]]
+    rows = [
+        row
+        for outcome in outcomes.read_outcomes(s3, bucket, campaign_run, config.limits)
+        for row in outcome["rows"]
+    ]
     slos = {
         sdk: {"min_pass_rate": s.slo_min_pass_rate, "max_test_seconds": s.max_test_seconds}
         for sdk, s in config.sdks.items()
@@ -220,5 +204,5 @@ def publish(config: CampaignConfig, run: dict, sdk_plans: list[dict], outlet_eve
 def verdict(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_id: str) -> None:
     campaign_run = RunPlan.from_xcom(run, sdk_plans)
     s3 = AwsContext(aws_conn_id).client("s3")
-    found = outcomes.read_outcomes(s3, config.campaign.results_bucket, campaign_run)
+    found = outcomes.read_outcomes(s3, config.campaign.results_bucket, campaign_run, config.limits)
     verdicts.decide(campaign_run, found, validation_summary())

@@ -135,7 +135,7 @@ def test_sns_alert_reaches_a_subscribed_queue(aws_client, topic_and_queue):
     assert envelope["Subject"] == SUBJECT
     text = envelope["Message"]
     assert "2 regressions (newly failing since the previous run):" in text
-    assert "  - [go] pkg.TestX: want 1 got 2" in text
+    assert "  - [go] `pkg.TestX`: `want 1 got 2`" in text  # untrusted values in code spans
     assert "  - [python] m.test_z[2J: boom" in text  # the escape sequence lost its ESC
     assert "1 new flaky test:\n  - [python] m.test_y" in text
     assert text.rstrip().endswith("Report: /reports/sdk_test_campaign/report.html")
@@ -184,7 +184,7 @@ def test_webhook_receives_the_json_payload(webhook):
     assert payload["regressions"][1]["name"] == "test_z[2J"
     assert payload["new_flaky"] == FINDINGS["new_flaky"]
     assert payload["run_id"] == FINDINGS["run_id"] and payload["report"] == FINDINGS["report"]
-    assert payload["text"].startswith("sdk_test_campaign: run scheduled__2026-11-21T06:00:00+00:00")
+    assert payload["text"].startswith("sdk_test_campaign: run `scheduled__2026-11-21T06:00:00+00:00`")
 
 
 def test_webhook_answering_500_is_a_clear_error_without_secrets(webhook, caplog):
@@ -197,7 +197,7 @@ def test_webhook_answering_500_is_a_clear_error_without_secrets(webhook, caplog)
 
     message = str(raised.value)
     assert "HTTP 500" in message and "127.0.0.1" in message and "alerts_webhook" in message
-    assert len(webhook.requests) == 1  # it was really asked, once
+    assert len(webhook.requests) >= 2  # it was really asked, and retried within the deadline
     for leaked in (SECRET_PASSWORD, "path-token-do-not-log"):
         assert leaked not in message
         assert leaked not in caplog.text

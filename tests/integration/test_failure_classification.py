@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from sdk_campaigns.campaign import collect
+from sdk_campaigns.config import LimitSettings
 from sdk_campaigns.dev import airflow_services, local_stack
 
 from .batch_support import fargate_queue, register_tiny_job_definition
@@ -65,7 +66,7 @@ def run_job(aws_client, queue):
             digest="",
             run_id="r",
             logical_date="2026-11-21T00:00:00+00:00",
-            max_junit_bytes=1_000_000,
+            limits=LimitSettings(max_junit_bytes=1_000_000),
         )
 
     return run

@@ -31,7 +31,7 @@ from sdk_campaigns.campaign.junit import (
 )
 from sdk_campaigns.campaign.metrics import queue_wait_seconds
 from sdk_campaigns.campaign.plan import JOB_RESULTS_FOLDER
-from sdk_campaigns.config import LimitSettings, cached_config
+from sdk_campaigns.config import LimitSettings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ SDK_STATUSES = (SDK_PASSED, SDK_TESTS_FAILED, SDK_INFRA_FAILED, SDK_RESULTS_INVA
 HARNESS_EXIT_CODE = 3
 HARNESS_ERROR_PREFIX = "sdk-campaign harness error:"  # printed by images/common/run_suite.py
 OOM_EXIT_CODE = 137
+CANCELLED = "cancelled: "  # statusReason of a job terminated because Airflow stopped its task
 LOG_EXCERPT_LINES = 200
 MAX_REASON_CHARS = 4_000  # one error per bad file can make a long reason
 
@@ -212,6 +213,8 @@ def explain_job_failure(job: dict) -> str:
     container = job.get("container") or {}
     exit_code = container.get("exitCode")
     reason = job.get("statusReason") or container.get("reason") or ""
+    if reason.startswith(CANCELLED):  # stopped from Airflow (see batch_jobs): say so, whatever it exited
+        return reason
     if exit_code == OOM_EXIT_CODE or "OutOfMemory" in reason:
         return f"killed for memory (exit {exit_code}): raise memory_mib for this SDK in the campaign config"
     limit = (job.get("timeout") or {}).get("attemptDurationSeconds")
@@ -306,14 +309,9 @@ def collect_outcome(
     digest: str,
     run_id: str,
     logical_date: str,
-    limits: LimitSettings | None = None,
-    max_junit_bytes: int | None = None,
+    limits: LimitSettings,
 ) -> SdkOutcome:
-    """The SDK's outcome. `limits`: the campaign config's when not given; `max_junit_bytes`, when given,
-    lowers limits.max_junit_bytes further (the smaller bound wins)."""
-    limits = limits or cached_config().limits
-    if max_junit_bytes is not None and max_junit_bytes < limits.max_junit_bytes:
-        limits = limits.model_copy(update={"max_junit_bytes": max_junit_bytes})
+    """The SDK's outcome, within the campaign config's `limits`."""
     try:
         job = find_job(batch, job_queue, job_name)
         lookup_error = ""

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from sdk_campaigns.campaign.collect import SDK_INFRA_FAILED, SDK_RESULTS_INVALID, SdkOutcome, count_rows
 from sdk_campaigns.campaign.outcome_checks import OutcomeRejected, check_outcome
 from sdk_campaigns.campaign.plan import RunPlan, SdkPlan
-from sdk_campaigns.config import LimitSettings, cached_config
+from sdk_campaigns.config import LimitSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,7 @@ def _json_pieces(document: dict) -> Iterator[str]:
     yield "}"
 
 
-def write_outcome(
-    s3, bucket: str, sdk_plan: SdkPlan, document: dict, limits: LimitSettings | None = None
-) -> None:
-    limits = limits or cached_config().limits
+def write_outcome(s3, bucket: str, sdk_plan: SdkPlan, document: dict, limits: LimitSettings) -> None:
     size = put_json(s3, bucket, sdk_plan.results_prefix + OUTCOME_FILE, document)
     if size > limits.max_outcome_bytes:
         log.error(
@@ -133,9 +130,7 @@ def read_outcome(s3, bucket: str, run: RunPlan, sdk_plan: SdkPlan, limits: Limit
     return rejected(sdk_plan, bucket, why)
 
 
-def read_outcomes(s3, bucket: str, run: RunPlan, limits: LimitSettings | None = None) -> list[dict]:
+def read_outcomes(s3, bucket: str, run: RunPlan, limits: LimitSettings) -> list[dict]:
     """Every planned SDK's outcome, in plan order, each checked; an SDK never collected gets an explicit
-    one, and one whose outcome is refused a results_invalid one. `limits`: the campaign config's when
-    not given."""
-    limits = limits or cached_config().limits
+    one, and one whose outcome is refused a results_invalid one."""
     return [read_outcome(s3, bucket, run, sdk_plan, limits) for sdk_plan in run.sdks]
