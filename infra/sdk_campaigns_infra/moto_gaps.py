@@ -15,7 +15,18 @@ from sdk_campaigns_infra.render import Renderer, resources_of_type
 log = logging.getLogger(__name__)
 
 # Types moto's CloudFormation does not create (it logs "No Moto CloudFormation support" and goes on).
-MOTO_SKIPPED_TYPES = {"AWS::CodeBuild::Project", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy"}
+MOTO_SKIPPED_TYPES = {
+    "AWS::CodeBuild::Project",
+    "AWS::S3::BucketPolicy",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SQS::QueuePolicy",  # moto's EventBridge delivers to SQS in-process, asking no queue policy
+}
+# moto gap: it checks SQS's batch calls as actions of their own; IAM authorizes each as its single call.
+SQS_BATCH_ACTIONS = {
+    "sqs:DeleteMessage": "sqs:DeleteMessageBatch",
+    "sqs:SendMessage": "sqs:SendMessageBatch",
+    "sqs:ChangeMessageVisibility": "sqs:ChangeMessageVisibilityBatch",
+}
 
 
 def fill_moto_gaps(template: dict, client: Callable[[str], object], account: str, region: str) -> list[str]:
@@ -44,8 +55,9 @@ def moto_enforceable(document: dict) -> dict:
 
     moto gaps: it compares action names case-sensitively, and names Batch's actions in lower case
     (`batch:describejobqueues`) while IAM itself ignores case: each action is listed in lower case too.
-    It names CloudWatch's actions `monitoring:*` and checks HeadBucket as `s3:HeadBucket` (AWS: ListBucket):
-    those are listed too.
+    It names CloudWatch's actions `monitoring:*`, checks HeadBucket as `s3:HeadBucket` (AWS: ListBucket)
+    and SQS's batch calls as `sqs:DeleteMessageBatch` etc. (AWS: the single call's action): those are
+    listed too.
     It checks every service but S3 against resource "*" only, so a statement scoped to ARNs never
     matches there: those statements get "*". S3 statements keep their resources, which moto does
     check: the job roles' per-SDK prefixes hold locally exactly as on AWS.
@@ -58,6 +70,7 @@ def moto_enforceable(document: dict) -> dict:
         aliases = [f"monitoring:{a.split(':', 1)[1]}" for a in actions if a.startswith("cloudwatch:")]
         # moto gap: it asks HeadBucket as "s3:HeadBucket", an action IAM lacks (AWS asks s3:ListBucket).
         aliases += ["s3:HeadBucket" for a in actions if a == "s3:ListBucket"]
+        aliases += [SQS_BATCH_ACTIONS[a] for a in actions if a in SQS_BATCH_ACTIONS]
         statement = {**statement, "Action": sorted({*actions, *aliases, *(a.lower() for a in actions)})}
         if not all(action.startswith("s3:") for action in actions):
             statement["Resource"] = "*"

@@ -13,11 +13,13 @@ from aws_cdk import aws_batch as batch
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from sdk_campaigns.config import CampaignConfig
@@ -28,6 +30,22 @@ RESOURCES_OUTPUT = "CampaignResources"  # one JSON output: the whole map the DAG
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 BATCH_SERVICE_POLICY = "service-role/AWSBatchServiceRole"
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
+# The events that start a campaign (docs/events.md): GitHub releases published and pushes to a branch,
+# as EventBridge's GitHub inbound webhook sends them (source github.com, detail-type the X-GitHub-Event
+# header), and plain requests. Whether a push is to the default branch only the payload says: the
+# dispatcher checks it (a pattern cannot compare two fields).
+CAMPAIGN_EVENTS_PATTERN = {
+    "$or": [
+        {"source": ["github.com"], "detail-type": ["release"], "detail": {"action": ["published"]}},
+        {
+            "source": ["github.com"],
+            "detail-type": ["push"],
+            "detail": {"ref": [{"prefix": "refs/heads/"}], "deleted": [False]},
+        },
+        {"source": ["sdk-campaigns"]},
+    ]
+}
+EVENTS_MAX_RECEIVES = 5  # then SQS moves a message the dispatcher keeps failing on to the dead-letter queue
 # Jobs reach AWS APIs, registries and source hosts over HTTPS; plain HTTP for Debian mirrors.
 JOB_EGRESS_PORTS = (443, 80)
 
@@ -124,6 +142,7 @@ class CampaignStack(cdk.Stack):
         self.job_queue = self._job_queue()
         self.topic = self._alerts_topic()
         self.build_project = self._image_build_project()
+        self.events_queue, self.events_dead_letters = self._events_queues()
         self.airflow_policy = self._airflow_policy()
         self._outputs(subnets, security_groups)
         cdk.Tags.of(self).add(CAMPAIGN_TAG, config.campaign.dag_id)
@@ -479,6 +498,70 @@ class CampaignStack(cdk.Stack):
         )
         return project
 
+    # --- campaigns started by events -------------------------------------------------------------
+
+    def _queue_arn(self, name: str) -> str:
+        # Written out from the name (a template the docs and tests can render); GetAtt gives the same.
+        return f"arn:{cdk.Aws.PARTITION}:sqs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:{name}"
+
+    def _events_queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        """An EventBridge rule puts campaign requests on the events queue, which the dispatcher DAG's
+        watcher polls; what cannot be delivered, handled or read goes to the dead-letter queue."""
+        settings = self.config.events
+        dead_letters = sqs.Queue(
+            self,
+            "EventsDeadLetterQueue",
+            queue_name=settings.dead_letter_queue_name,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),  # SQS's longest: time to read, fix and redrive
+        )
+        queue = sqs.Queue(
+            self,
+            "EventsQueue",
+            queue_name=settings.queue_name,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # While the dispatcher starts a message's campaign and deletes it; then it comes back.
+            visibility_timeout=cdk.Duration.minutes(15),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=EVENTS_MAX_RECEIVES),
+        )
+        rule = events.CfnRule(
+            self,
+            "CampaignEventsRule",
+            name=f"{self.config.infra.stack_name}-campaign-events",
+            description="Campaign requests: GitHub releases published, branch pushes, plain sdk-campaigns",
+            event_bus_name=settings.event_bus,
+            event_pattern=CAMPAIGN_EVENTS_PATTERN,
+            state="ENABLED",
+            targets=[
+                events.CfnRule.TargetProperty(
+                    id="events-queue",
+                    arn=queue.queue_arn,
+                    # Events EventBridge cannot deliver (a queue policy gone wrong) are kept, not dropped.
+                    dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letters.queue_arn),
+                )
+            ],
+        )
+        for target in (queue, dead_letters):
+            skip_checks(
+                target.node.default_child,
+                {
+                    "CKV_AWS_27": "encrypted by SQS (SqsManagedSseEnabled); EventBridge cannot send under "
+                    "alias/aws/sqs, and a CMK needs key grants for EventBridge and Airflow",
+                },
+            )
+            target.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="EventBridgeSends",
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["sqs:SendMessage"],
+                    resources=[target.queue_arn],
+                    conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}},
+                )
+            )
+        return queue, dead_letters
+
     # --- the Airflow role's policy ---------------------------------------------------------------
 
     def _build_project_arn(self) -> str:
@@ -586,6 +669,16 @@ class CampaignStack(cdk.Stack):
                 resources=[f"{arn}:cloudformation:{region_account}:stack/{self.stack_name}/*"],
             ),
             iam.PolicyStatement(sid="WhoAmI", actions=["sts:GetCallerIdentity"], resources=["*"]),
+            iam.PolicyStatement(
+                sid="EventsQueue",  # the dispatcher's watcher receives; the dispatcher deletes what it read
+                actions=["sqs:DeleteMessage", "sqs:ReceiveMessage"],
+                resources=[self._queue_arn(self.config.events.queue_name)],
+            ),
+            iam.PolicyStatement(
+                sid="EventsDeadLetters",  # rejected messages, with the reason
+                actions=["sqs:SendMessage"],
+                resources=[self._queue_arn(self.config.events.dead_letter_queue_name)],
+            ),
         ]
         return iam.ManagedPolicy(
             self,
@@ -617,6 +710,8 @@ class CampaignStack(cdk.Stack):
             "ImageBuildProjectName": self.build_project.name,
             "AirflowPolicyArn": self.airflow_policy.managed_policy_arn,
             "AssignPublicIp": assign_public_ip,
+            "EventsQueueUrl": self.events_queue.queue_url,
+            "EventsDeadLetterQueueUrl": self.events_dead_letters.queue_url,
         }
         for key, value in values.items():
             cdk.CfnOutput(self, key, value=value)
@@ -636,6 +731,10 @@ class CampaignStack(cdk.Stack):
             "subnets": subnets,
             "security_groups": security_groups,
             "assign_public_ip": assign_public_ip,
+            "events_queue_url": self.events_queue.queue_url,
+            "events_queue_arn": self.events_queue.queue_arn,
+            "events_dead_letter_queue_url": self.events_dead_letters.queue_url,
+            "events_dead_letter_queue_arn": self.events_dead_letters.queue_arn,
             "sdks": {
                 sdk: {
                     "repository_uri": self._repository_uri(sdk),

@@ -54,11 +54,15 @@ AIRFLOW_ACTIONS = UNSCOPED_ACTIONS | {
     "cloudformation:DescribeStacks",
     "iam:PassRole",
     "iam:GetRole",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:SendMessage",
 }
 # CloudFormation has no Tags property for these types.
 UNTAGGABLE = {
     "AWS::S3::BucketPolicy",
     "AWS::SNS::TopicPolicy",
+    "AWS::SQS::QueuePolicy",
     "AWS::IAM::ManagedPolicy",
     "AWS::EC2::VPCGatewayAttachment",
     "AWS::EC2::Route",
@@ -376,3 +380,95 @@ def test_configured_network_and_the_template_command(campaign_config, tmp_path, 
     config_file.write_text(yaml.safe_dump(raw))
     assert main(["template", "--config", str(config_file)]) == 2
     assert "batch.subnets" in capsys.readouterr().err
+
+
+def test_an_eventbridge_rule_feeds_the_events_queue_which_has_a_dead_letter_queue(
+    template, render, campaign_config
+):
+    settings = campaign_config.events
+    queues = {
+        r["Properties"]["QueueName"]: (name, r)
+        for name, r in resources_of_type(template, "AWS::SQS::Queue").items()
+    }
+    (queue_name, queue), (dlq_name, dlq) = (
+        queues[settings.queue_name],
+        queues[settings.dead_letter_queue_name],
+    )
+    assert queue["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_name, "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    # Longer than a dispatcher run takes to start a message's campaign and delete it.
+    assert queue["Properties"]["VisibilityTimeout"] >= 300
+    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert queue["Properties"]["SqsManagedSseEnabled"] and dlq["Properties"]["SqsManagedSseEnabled"]
+
+    ((rule_name, rule),) = resources_of_type(template, "AWS::Events::Rule").items()
+    assert rule["Properties"]["EventBusName"] == settings.event_bus
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [queue_name, "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_name, "Arn"]}}
+
+    # Each queue's policy: EventBridge may send, for this rule only; nobody without TLS.
+    policies = {
+        p["Properties"]["Queues"][0]["Ref"]: p
+        for p in resources_of_type(template, "AWS::SQS::QueuePolicy").values()
+    }
+    assert set(policies) == {queue_name, dlq_name}
+    for name, policy in policies.items():
+        tls, eventbridge = statements(policy["Properties"]["PolicyDocument"])
+        assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert eventbridge["Effect"] == "Allow" and eventbridge["Action"] == "sqs:SendMessage"
+        assert eventbridge["Principal"] == {"Service": "events.amazonaws.com"}
+        assert eventbridge["Resource"] == {"Fn::GetAtt": [name, "Arn"]}
+        assert eventbridge["Condition"] == {
+            "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_name, "Arn"]}}
+        }
+
+    # Airflow receives and deletes on the events queue, and only sends to the dead-letter queue.
+    document = airflow_policy(template)
+    arn = "arn:aws:sqs:<region>:<account>:{}".format
+    sqs_statements = {
+        s["Resource"]: sorted(as_list(s["Action"]))
+        for s in statements(document)
+        if "sqs:" in str(s["Action"])
+    }
+    assert sqs_statements == {
+        arn(settings.queue_name): ["sqs:DeleteMessage", "sqs:ReceiveMessage"],
+        arn(settings.dead_letter_queue_name): ["sqs:SendMessage"],
+    }
+
+    resources = json.loads(render(template["Outputs"][RESOURCES_OUTPUT]["Value"]))
+    assert resources["events_queue_url"] == f"<{queue_name}>"  # Ref: the queue's URL once deployed
+    assert resources["events_dead_letter_queue_url"] == f"<{dlq_name}>"
+    assert template["Outputs"]["EventsQueueUrl"]["Value"] == {"Ref": queue_name}
+
+
+def _github(kind: str, detail: dict) -> dict:
+    return {"source": "github.com", "detail-type": kind, "detail": detail}
+
+
+@pytest.mark.parametrize(
+    ("event", "forwarded"),
+    [
+        (_github("release", {"action": "published", "release": {"tag_name": "v1"}}), True),
+        (_github("release", {"action": "created", "release": {"draft": True}}), False),
+        (_github("release", {"action": "deleted"}), False),
+        (_github("push", {"ref": "refs/heads/main", "deleted": False, "after": "a" * 40}), True),
+        (_github("push", {"ref": "refs/heads/feature/x", "deleted": False}), True),  # the dispatcher decides
+        (_github("push", {"ref": "refs/tags/v1", "deleted": False}), False),
+        (_github("push", {"ref": "refs/heads/old", "deleted": True}), False),
+        (_github("ping", {"zen": "Design for failure."}), False),
+        ({"source": "sdk-campaigns", "detail-type": "run", "detail": {"sdk": "go", "ref": "v2"}}, True),
+        ({"source": "aws.s3", "detail-type": "Object Created", "detail": {"bucket": {"name": "x"}}}, False),
+    ],
+    ids=["release", "drafted", "deleted-release", "push-main", "push-branch", "push-tag", "branch-deleted",
+         "ping", "plain", "other-source"],
+)  # fmt: skip
+def test_the_rule_forwards_releases_branch_pushes_and_plain_requests_only(template, event, forwarded):
+    """The rule's pattern, evaluated by moto's EventBridge matcher (the one the local stack runs)."""
+    from moto.events.models import EventPattern
+
+    (rule,) = resources_of_type(template, "AWS::Events::Rule").values()
+    pattern = EventPattern.load(json.dumps(rule["Properties"]["EventPattern"]))
+    assert pattern.matches_event(event) is forwarded
