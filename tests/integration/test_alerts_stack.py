@@ -136,8 +136,8 @@ def test_sns_alert_reaches_a_subscribed_queue(aws_client, topic_and_queue):
     text = envelope["Message"]
     assert "2 regressions (newly failing since the previous run):" in text
     assert "  - [go] `pkg.TestX`: `want 1 got 2`" in text  # untrusted values in code spans
-    assert "  - [python] m.test_z[2J: boom" in text  # the escape sequence lost its ESC
-    assert "1 new flaky test:\n  - [python] m.test_y" in text
+    assert "  - [python] `m.test_z[2J`: `boom`" in text  # the escape sequence lost its ESC
+    assert "1 new flaky test:\n  - [python] `m.test_y`" in text
     assert text.rstrip().endswith("Report: /reports/sdk_test_campaign/report.html")
 
 
