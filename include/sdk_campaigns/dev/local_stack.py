@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sdk_campaigns.campaign.images import BASE_IMAGE, docker_client
-from sdk_campaigns.config import REPO_ROOT, data_home
+from sdk_campaigns.config import REPO_ROOT, data_home, load_config
 from sdk_campaigns.dev.moto_server import ADMIN_PATH
 from sdk_campaigns.dev.moto_server import CREDENTIALS_IP as CREDENTIALS_ADDRESS
 from sdk_campaigns.dev.moto_server import PORT as MOTO_PORT
@@ -104,6 +104,11 @@ def airflow_env() -> dict[str, str]:
         "AWS_DEFAULT_REGION": AWS_REGION,
         **local_aws.NO_COMPRESSION,  # see there: a moto gap under IAM enforcement
         "NO_PROXY": "127.0.0.1,localhost",
+        # The queue the dispatcher's watcher polls: the stack's, as moto's CloudFormation names it (AWS's
+        # URL form; requests still go to the connection's endpoint).
+        "SDK_CAMPAIGNS_EVENTS_QUEUE_URL": (
+            f"https://sqs.{AWS_REGION}.amazonaws.com/{local_aws.ACCOUNT}/{load_config().events.queue_name}"
+        ),
     }
 
 
