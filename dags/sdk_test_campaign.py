@@ -43,6 +43,7 @@ from sdk_campaigns.campaign.plan import (
     VALIDATION_POLICIES,
 )
 from sdk_campaigns.config import cached_config
+from sdk_campaigns.image_step import BuildImageOperator
 
 CONFIG = cached_config()
 AWS_CONN_ID = "aws_default"
@@ -129,21 +130,6 @@ with DAG(
 
         return tasks.check_environment(CONFIG, run, sdk_plans, AWS_CONN_ID)
 
-    @task(
-        task_id=task_ids.BUILD_IMAGE,
-        map_index_template="{{ sdk }}",
-        retries=1,
-        retry_delay=timedelta(seconds=20),
-        execution_timeout=timedelta(minutes=60),  # a cold build of the slowest SDK image
-    )
-    def build_image(sdk_plan: dict, stack: dict) -> dict:
-        """The SDK's test image: built and pushed to ECR only when its content hash is not in the
-        registry yet. Links to the image in ECR."""
-        from sdk_campaigns import tasks
-
-        get_current_context()["sdk"] = sdk_plan["sdk"]
-        return tasks.build_image(sdk_plan, stack, AWS_CONN_ID)
-
     @task(task_id=task_ids.REGISTER_JOBS, trigger_rule=ALL_DONE, execution_timeout=timedelta(minutes=10))
     def register_jobs(run: dict, sdk_plans: list[dict], stack: dict) -> list[dict]:
         """A job definition per SDK whose image exists; one BatchOperator kwargs dict each."""
@@ -200,7 +186,25 @@ with DAG(
     sdk_plans = plan()
     run = sdk_plans[RUN_XCOM_KEY]
     stack = check_environment(run, sdk_plans)
-    images = with_docs(build_image).partial(stack=stack).expand(sdk_plan=sdk_plans)
+    # per SDK: found in ECR by content tag, else built by the config's builder (docker or CodeBuild)
+    images = BuildImageOperator.partial(
+        task_id=task_ids.BUILD_IMAGE,
+        stack=stack,
+        aws_conn_id=AWS_CONN_ID,
+        builder=CONFIG.images.builder,
+        base_image=CONFIG.images.base_image,
+        build_context_prefix=CONFIG.infra.build_context_prefix,
+        build_timeout_minutes=CONFIG.images.codebuild_timeout_minutes,
+        deferrable=True,  # a CodeBuild build is waited for in the triggerer
+        waiter_delay=CONFIG.images.codebuild_poll_seconds,
+        map_index_template="{{ sdk }}",
+        retries=1,
+        retry_delay=timedelta(seconds=20),
+        execution_timeout=timedelta(minutes=60),  # a cold build of the slowest SDK image
+        doc_md="The SDK's test image by content tag (build context, build args, the base image's registry "
+        "digest): found in ECR, else built by the config's builder, `docker` or the stack's CodeBuild "
+        "project (waited for in the triggerer). Links to the image in ECR and to the build's log.",
+    ).expand(sdk_plan=sdk_plans)
 
     # body: one Batch job per SDK, deferrable, shown by SDK name in the UI
     submissions = register_jobs(run, sdk_plans, stack)

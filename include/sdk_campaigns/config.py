@@ -89,6 +89,30 @@ class ValidationSettings(_Strict):
     on_failure: Literal["warn", "fail"] = "warn"
 
 
+# An OCI image reference: [registry[:port]/]path[:tag][@sha256:digest], as `docker pull` takes it.
+IMAGE_REFERENCE = (
+    r"^(?:[A-Za-z0-9.-]+(?::\d{1,5})?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+
+class ImageSettings(_Strict):
+    """The image step (docs/deploying.md): where a test image's base comes from and what builds a
+    missing image. The content tag hashes the build context, the build args and the base image's
+    registry digest, asked of `base_image`'s registry over HTTP (never of a Docker daemon)."""
+
+    # docker: docker-py next to Airflow (the local stack); codebuild: the stack's CodeBuild project,
+    # waited for by a trigger (production: no Docker daemon next to Airflow).
+    builder: Literal["docker", "codebuild"] = "docker"
+    # Every image builds FROM this, pinned by its digest; it must be in a registry that answers anonymous
+    # manifest requests (Docker Hub, public.ecr.aws, the local stack's registry).
+    base_image: str = Field(
+        default="public.ecr.aws/docker/library/debian:bookworm-slim", pattern=IMAGE_REFERENCE
+    )
+    codebuild_poll_seconds: int = Field(default=20, ge=1, le=600)  # the trigger's pause between looks
+    codebuild_timeout_minutes: int = Field(default=60, ge=5, le=480)  # per build; TIMED_OUT after it
+
+
 class AlertSettings(_Strict):
     """Where regressions, new flaky tests and newly broken SDKs are announced; empty: nowhere."""
 
@@ -257,6 +281,7 @@ class CampaignConfig(_Strict):
     campaign: CampaignSettings
     batch: BatchSettings = BatchSettings()
     validation: ValidationSettings = ValidationSettings()
+    images: ImageSettings = ImageSettings()
     alerts: AlertSettings = AlertSettings()
     infra: InfraSettings = InfraSettings()
     limits: LimitSettings = LimitSettings()

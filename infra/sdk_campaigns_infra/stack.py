@@ -22,6 +22,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from sdk_campaigns.campaign.images import IMAGE_BUILDSPEC
 from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns_infra.layout import job_results_pattern, nested_results_pattern, raw_results_prefix
 
@@ -48,22 +49,6 @@ CAMPAIGN_EVENTS_PATTERN = {
 EVENTS_MAX_RECEIVES = 5  # then SQS moves a message the dispatcher keeps failing on to the dead-letter queue
 # Jobs reach AWS APIs, registries and source hosts over HTTPS; plain HTTP for Debian mirrors.
 JOB_EGRESS_PORTS = (443, 80)
-
-# Default image build: the DAG starts it with IMAGE_URI (and the context's S3 key) overridden.
-IMAGE_BUILDSPEC = """\
-version: 0.2
-phases:
-  pre_build:
-    commands:
-      - aws ecr get-login-password | docker login --username AWS --password-stdin "${IMAGE_URI%%/*}"
-  build:
-    on-failure: ABORT
-    commands:
-      - docker build --tag "$IMAGE_URI" .
-  post_build:
-    commands:
-      - docker push "$IMAGE_URI"
-"""
 
 
 class InfraConfigError(ValueError):
@@ -424,7 +409,9 @@ class CampaignStack(cdk.Stack):
         )
 
     def _image_build_project(self) -> codebuild.CfnProject:
-        """Builds an SDK's image from a context uploaded under infra.build_context_prefix and pushes it."""
+        """Builds an SDK's image and pushes it. Each build's source is the folder the DAG uploads its build
+        context to (s3://<bucket>/<infra.build_context_prefix><sdk>/<tag>/context.tar); the buildspec is
+        the DAG's own (campaign/images.py), which it also sends with each build."""
         infra = self.config.infra
         name = f"{infra.stack_name}-image-build"
         log_group = self._retained_log_group("ImageBuildLogGroup", f"/aws/codebuild/{name}")
@@ -460,6 +447,15 @@ class CampaignStack(cdk.Stack):
                             actions=["s3:GetObject", "s3:GetObjectVersion"],
                             resources=[self.bucket.arn_for_objects(f"{infra.build_context_prefix}*")],
                         ),
+                        # A folder source is listed before it is downloaded: only under the prefix.
+                        iam.PolicyStatement(
+                            actions=["s3:ListBucket"],
+                            resources=[self.bucket.bucket_arn],
+                            conditions={"StringLike": {"s3:prefix": [f"{infra.build_context_prefix}*"]}},
+                        ),
+                        iam.PolicyStatement(
+                            actions=["s3:GetBucketLocation"], resources=[self.bucket.bucket_arn]
+                        ),
                         iam.PolicyStatement(
                             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                             resources=log_group_arns(log_group),
@@ -476,7 +472,7 @@ class CampaignStack(cdk.Stack):
             service_role=role.role_arn,
             source=codebuild.CfnProject.SourceProperty(
                 type="S3",
-                location=f"{self.bucket.bucket_name}/{infra.build_context_prefix}context.zip",
+                location=f"{self.bucket.bucket_name}/{infra.build_context_prefix}",
                 build_spec=IMAGE_BUILDSPEC,
             ),
             artifacts=codebuild.CfnProject.ArtifactsProperty(type="NO_ARTIFACTS"),

@@ -1,6 +1,7 @@
-"""Content-hash image builds against the real Docker Engine and the real local registry."""
+"""Content-hash images with the `docker` builder against the real Docker Engine, the real local
+registry and moto's ECR: an unchanged image is found in ECR and never reaches `docker build`."""
 
-import io
+import contextlib
 import shutil
 import uuid
 
@@ -10,6 +11,8 @@ from sdk_campaigns.campaign import images
 from sdk_campaigns.dev import local_stack
 
 pytestmark = pytest.mark.stack
+
+REPOSITORY = "sdkc-it/tiny"
 
 
 class CountingApi:
@@ -34,6 +37,14 @@ def docker(stack_home):
     return client
 
 
+@pytest.fixture(scope="module")
+def ecr(aws_client):
+    client = aws_client("ecr")
+    with contextlib.suppress(client.exceptions.RepositoryAlreadyExistsException):
+        client.create_repository(repositoryName=REPOSITORY)
+    return client
+
+
 @pytest.fixture
 def tiny_images(tmp_path):
     """An images/ folder with the shared glue and one tiny image, so builds take a second."""
@@ -47,48 +58,38 @@ def tiny_images(tmp_path):
     return tmp_path
 
 
-@pytest.fixture
-def auth():
-    return images.RegistryAuth(registry=local_stack.registry_host(), username="AWS", password="local")
-
-
-def _build(docker, auth, images_dir, base=local_stack.BASE_IMAGE):
-    return images.build_and_push(
-        docker,
+def image_step(docker, ecr, images_dir) -> images.PushedImage:
+    """What BuildImageOperator does with the docker builder: look the tag up in ECR, build if missing."""
+    spec, context = images.plan_image(
         sdk="tiny",
         folder="tiny",
-        repository="it/tiny",
-        auth=auth,
-        base_image=base,
+        repository=REPOSITORY,
+        registry=local_stack.registry_host(),
+        base_image=local_stack.local_base_image(),
         images_dir=images_dir,
     )
+    digest = images.ecr_image_digest(ecr, REPOSITORY, spec.content_tag)
+    if digest:
+        return images.PushedImage(spec.sdk, spec.image, digest, spec.content_tag, False, 0.0, spec.base_image)
+    auth = images.RegistryAuth(registry=local_stack.registry_host(), username="AWS", password="local")
+    return images.build_with_docker(docker, spec, context, auth, ecr=ecr, stand_in_ecr=ecr)
 
 
-def test_unchanged_inputs_build_and_push_nothing(docker, auth, tiny_images):
-    first = _build(docker, auth, tiny_images)
+def test_unchanged_inputs_build_and_push_nothing(docker, ecr, tiny_images):
+    first = image_step(docker, ecr, tiny_images)
+    assert first.built is True
     builds_after_first = docker.api.builds
-    second = _build(docker, auth, tiny_images)
+    second = image_step(docker, ecr, tiny_images)
     assert (second.image, second.digest) == (first.image, first.digest)
     assert second.built is False
     assert docker.api.builds == builds_after_first, "an unchanged image reached docker build"
-    assert images.registry_digest(docker, first.image, auth) == first.digest
+    assert images.registry_digest(first.image) == first.digest
 
 
-def test_a_changed_file_gives_a_new_tag(docker, auth, tiny_images):
-    first = _build(docker, auth, tiny_images)
+def test_a_changed_file_gives_a_new_tag(docker, ecr, tiny_images):
+    first = image_step(docker, ecr, tiny_images)
     (tiny_images / "tiny" / "greeting.txt").write_text(f"hello again {uuid.uuid4()}\n")
-    changed = _build(docker, auth, tiny_images)
+    changed = image_step(docker, ecr, tiny_images)
     assert changed.content_tag != first.content_tag
     assert changed.built is True
     assert changed.digest != first.digest
-
-
-def test_a_changed_base_image_gives_a_new_tag(docker, auth, tiny_images, tmp_path):
-    tags = []
-    for label in ("one", "two"):
-        docker.images.build(
-            fileobj=io.BytesIO(f"FROM {local_stack.BASE_IMAGE}\nLABEL variant={label}\n".encode()),
-            tag=f"sdkc-it/base:{label}",
-        )
-        tags.append(_build(docker, auth, tiny_images, base=f"sdkc-it/base:{label}").content_tag)
-    assert tags[0] != tags[1]

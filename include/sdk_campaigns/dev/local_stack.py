@@ -229,7 +229,23 @@ def image_exists(name: str) -> bool:
         return False
 
 
+def local_base_image() -> str:
+    """The base image in the local registry: what the campaign config's images.base_image names
+    locally, so the image step reads its digest over HTTP as it would from any registry."""
+    repository, _, tag = BASE_IMAGE.partition(":")
+    path = repository if "/" in repository else f"library/{repository}"
+    return f"{registry_host()}/{path}:{tag or 'latest'}"
+
+
 def ensure_base_image() -> str:
+    """The base image in the daemon (pulled, or built with debootstrap), then in the local registry.
+    Pushed once: the registry's copy is the one every content tag hashes, so it is never replaced."""
+    in_daemon = _ensure_base_image_in_daemon()
+    ensure_registry()
+    return f"{in_daemon}; {_ensure_base_image_in_registry()}"
+
+
+def _ensure_base_image_in_daemon() -> str:
     if image_exists(BASE_IMAGE):
         return "present"
     repository, _, tag = BASE_IMAGE.partition(":")
@@ -239,6 +255,21 @@ def ensure_base_image() -> str:
     except Exception as err:  # no route to the public registry is the common case here
         say(f"  pull of {BASE_IMAGE} failed ({str(err).splitlines()[0][:120]}); building it with debootstrap")
     return build_base_image()
+
+
+def _ensure_base_image_in_registry() -> str:
+    from sdk_campaigns.campaign.images import registry_digest
+
+    target = local_base_image()
+    digest = registry_digest(target)
+    if digest:
+        return f"{target} ({digest[:19]})"
+    repository, _, tag = target.rpartition(":")
+    docker_client().images.get(BASE_IMAGE).tag(repository, tag)
+    for chunk in docker_client().api.push(repository, tag=tag, stream=True, decode=True):
+        if "error" in chunk:
+            raise StackError(f"push of {target} to the local registry failed: {chunk['error'].strip()}")
+    return f"pushed to {target} ({registry_digest(target)[:19]})"
 
 
 def build_base_image() -> str:

@@ -1,5 +1,6 @@
-"""Extra links on the campaign's tasks: the job's CloudWatch log stream, the ECR image, the S3
-results and the Great Expectations Data Docs (registered by plugins/sdk_campaigns_links.py).
+"""Extra links on the campaign's tasks: the job's CloudWatch log stream, the ECR image, the image
+build's log (CodeBuild), the S3 results and the Great Expectations Data Docs (registered by
+plugins/sdk_campaigns_links.py).
 
 Each task stores what its links need in one XCom (`LINKS_XCOM_KEY`), one part per link, so every
 map index of a mapped task has its own links; the api-server builds the URLs from it when the
@@ -113,6 +114,20 @@ def image_links(repository_uri: str, digest: str) -> dict[str, dict]:
     return {"ecr": {**found.groupdict(), "digest": digest}}
 
 
+def build_links(build: dict) -> dict[str, dict]:
+    """build_image's part when CodeBuild builds the image: the build's CloudWatch log (region from the
+    build's ARN). Without a group in the build's `logs` (moto answers none), CodeBuild's default: group
+    /aws/codebuild/<project>, stream the build id's UUID."""
+    arn = _text(build.get("arn")).split(":")
+    project, _, uuid = _text(build.get("id")).partition(":")
+    if len(arn) < 6 or not (project and uuid):
+        return {}
+    logs = build.get("logs") if isinstance(build.get("logs"), dict) else {}
+    group = _text(logs.get("groupName"), 512) or f"/aws/codebuild/{project}"
+    stream = _text(logs.get("streamName"), 512) or uuid
+    return {"build_logs": {"region": arn[3], "group": group, "stream": stream}}
+
+
 def results_links(batch, job_id: str | None, bucket: str, prefix: str) -> dict[str, dict]:
     """collect's parts: the SDK's S3 results and its job's own log stream (from the job's
     description, as collect reads it; a job that never ran has no stream)."""
@@ -212,6 +227,14 @@ class EcrImageLink(CampaignLink):
         )
 
 
+class ImageBuildLogLink(CampaignLink):
+    name = "Image build log (CodeBuild)"
+    part = "build_logs"
+
+    def url(self, values: dict) -> str:
+        return cloudwatch_log_url(values.get("region"), values.get("group"), values.get("stream"))
+
+
 class S3ResultsLink(CampaignLink):
     name = "Results (S3)"
     part = "s3"
@@ -228,4 +251,4 @@ class DataDocsLink(CampaignLink):
         return data_docs_link(values.get("dag_id"), values.get("run_id"))
 
 
-CAMPAIGN_LINKS = (CloudWatchLogLink(), EcrImageLink(), S3ResultsLink(), DataDocsLink())
+CAMPAIGN_LINKS = (CloudWatchLogLink(), EcrImageLink(), ImageBuildLogLink(), S3ResultsLink(), DataDocsLink())
