@@ -3,7 +3,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install system-deps lock up down status demo test test-fast lint benchmark compose-up compose-down clean
+.PHONY: install system-deps lock up down status demo test test-fast lint benchmark compose-up compose-down clean \
+	mwaa-bundle mwaa-test
 
 install:
 	scripts/bootstrap.sh
@@ -44,6 +45,15 @@ compose-up: up
 
 compose-down:
 	docker-compose down
+
+# The Amazon MWAA bundle in build/mwaa/ (docs/deploying.md, "Amazon MWAA"): dags/, plugins.zip,
+# requirements.txt, startup.sh. CONFIG= the campaign config to deploy (default include/campaign.yaml).
+mwaa-bundle: install
+	$(BIN)/python scripts/mwaa_bundle.py $(if $(CONFIG),--config $(CONFIG))
+
+# The bundle on MWAA's versions (Airflow 3.3.1, providers-amazon 9.34.0) in $(VENV)-mwaa, on the local stack.
+mwaa-test: system-deps install
+	SDK_CAMPAIGNS_MWAA_VENV=$(abspath $(VENV))-mwaa $(BIN)/python -m pytest -ra tests/mwaa $(PYTEST_ARGS)
 
 benchmark: up
 	$(BIN)/python benchmarks/run.py

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create (or reuse) the project's virtualenv from requirements.txt + constraints.txt.
-# Idempotent: a venv whose stamp matches the lock files is reused as is.
+# Create (or reuse) the project's virtualenv: the runtime (requirements.txt) and development
+# (requirements-dev.txt) requirements under the lock (constraints.txt).
+# Idempotent: a venv whose stamp matches those files (and pyproject.toml) is reused as is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
