@@ -96,7 +96,7 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
                 time.monotonic() - started,
                 spec.base_image,
             )
-            return self._finish(pushed, {}, "reused")
+            return self._finish(pushed, "reused")
 
         if self.builder == "docker":
             pushed = images.build_with_docker(
@@ -107,7 +107,7 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
                 ecr=ecr,
                 stand_in_ecr=ecr if stand_in_registry else None,
             )
-            return self._finish(pushed, {}, "built and pushed")
+            return self._finish(pushed, "built and pushed")
 
         key = images.context_key(self.build_context_prefix, spec)
         aws.client("s3").put_object(Bucket=found.results_bucket, Key=key, Body=context_tar)
@@ -168,9 +168,10 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
         pushed = images.PushedImage(
             spec.sdk, spec.image, digest, spec.content_tag, True, seconds, spec.base_image
         )
-        return self._finish(pushed, {"build_id": event["build_id"]}, "built by CodeBuild and pushed")
+        return self._finish(pushed, "built by CodeBuild and pushed", build_id=event["build_id"])
 
-    def _finish(self, pushed, build: dict, verb: str) -> dict:
+    def _finish(self, pushed, verb: str, build_id: str | None = None) -> dict:
+        """Log, link (the image in ECR; the build's log when CodeBuild made it) and return the image."""
         from sdk_campaigns.campaign.resources import CampaignResources
         from sdk_campaigns.reporting import links
 
@@ -179,7 +180,7 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
         )
         repository_uri = CampaignResources.from_xcom(self.stack).sdks[pushed.sdk].repository_uri
         parts = links.image_links(repository_uri, pushed.digest)
-        if build:
-            parts |= links.build_links(self.hook.get_build(build["build_id"]))
+        if build_id:
+            parts |= links.build_links(self.hook.get_build(build_id))
         links.persist(parts)
         return pushed.to_dict()
