@@ -10,7 +10,13 @@ the retry adopts the job that already ran instead of running it again.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
+from airflow.providers.amazon.aws.triggers.batch import BatchJobTrigger
+
+from sdk_campaigns.campaign.collect import CANCELLED
 
 
 def existing_job_id(client, queue: str, job_name: str) -> tuple[str, str] | None:
@@ -27,7 +33,8 @@ def existing_job_id(client, queue: str, job_name: str) -> tuple[str, str] | None
 
 
 class ReattachingBatchOperator(BatchOperator):
-    """BatchOperator whose submission is idempotent per job name."""
+    """BatchOperator whose submission is idempotent per job name, and whose job stops when the task
+    is stopped while deferred (see CancellableBatchJobTrigger)."""
 
     def submit_job(self, context):
         existing = existing_job_id(self.hook.client, self.job_queue, self.job_name)
@@ -39,3 +46,72 @@ class ReattachingBatchOperator(BatchOperator):
             self.job_id = job_id
             return
         super().submit_job(context)
+
+    def defer(self, *, trigger, method_name, kwargs=None, timeout=None):
+        if isinstance(trigger, BatchJobTrigger) and not isinstance(trigger, CancellableBatchJobTrigger):
+            trigger = cancellable(trigger)
+        super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
+
+
+# --- cancellation: a stopped task stops its job ------------------------------------------------------
+# The provider's on_kill runs only in a worker, and a deferred run_tests has none: its trigger waits in
+# the triggerer. Airflow 3.3 calls a trigger's on_kill() when a user action removes it (the task or its
+# run marked failed or success, the task cleared, the run timed out by dagrun_timeout), and never when
+# the trigger merely moves to another triggerer or a triggerer restarts. A trigger timeout (the task's
+# execution_timeout while deferred) cancels without on_kill: run() handles that case.
+
+
+STOPPED_IN_AIRFLOW = (
+    "run_tests stopped in Airflow (its DAG run marked failed or success, or the task cleared or marked)"
+)
+TIMED_OUT = "run_tests timed out (execution_timeout)"
+
+
+class CancellableBatchJobTrigger(BatchJobTrigger):
+    """The provider's Batch trigger, plus: when the task it serves is stopped, its job is terminated.
+
+    on_kill must be quick: the triggerer cancels it again within a heartbeat or two, and asking the
+    supervisor for the run's state from there does not answer in time (seen on 3.3.2). So the hook
+    (its connection resolved) is made while waiting, and the termination is shielded.
+    """
+
+    _hook = None
+
+    def hook(self):
+        if self._hook is None:
+            self._hook = super().hook()
+            self.connection = self._hook.conn_config  # fetched now, while the triggerer answers
+        return self._hook
+
+    async def terminate(self, cause: str) -> None:
+        job_id = self.serialized_fields["job_id"]
+        async with await self.hook().get_async_conn() as client:
+            jobs = (await client.describe_jobs(jobs=[job_id]))["jobs"]
+            if not jobs or jobs[0]["status"] in ("SUCCEEDED", "FAILED"):
+                self.log.info("job %s already ended: nothing to cancel", job_id)
+                return
+            await client.terminate_job(jobId=job_id, reason=CANCELLED + cause)
+        self.log.info("terminated Batch job %s: %s%s", job_id, CANCELLED, cause)
+
+    async def on_kill(self) -> None:
+        await asyncio.shield(self.terminate(STOPPED_IN_AIRFLOW))
+
+    async def run(self):
+        self.log.info(
+            "waiting for Batch job %s (stopping the task terminates it)", self.serialized_fields["job_id"]
+        )
+        self.hook()  # with its connection: on_kill has no time to ask for it
+        try:
+            async for event in super().run():
+                yield event
+        except asyncio.CancelledError:
+            timeout = getattr(self, "timeout_after", None)  # set by the triggerer
+            if timeout is not None and timeout.replace(tzinfo=timeout.tzinfo or UTC) < datetime.now(UTC):
+                await asyncio.shield(self.terminate(TIMED_OUT))
+            raise
+
+
+def cancellable(trigger: BatchJobTrigger) -> CancellableBatchJobTrigger:
+    """The same trigger (same job, waits and connection), cancelling its job when its task stops."""
+    _, kwargs = trigger.serialize()
+    return CancellableBatchJobTrigger(**kwargs)

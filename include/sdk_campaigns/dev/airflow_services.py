@@ -97,13 +97,16 @@ def healthy(server: str | None = None) -> bool:
 
 
 def ensure_services(timeout: float = 180, extra_env: dict[str, str] | None = None) -> str:
+    ours = [c for c in COMPONENTS if local_stack.background_running(f"airflow-{c}")]
     if healthy():
-        if not local_stack.background_running("airflow-api-server"):
+        if "api-server" not in ours:
             raise local_stack.StackError(
                 f"an Airflow api-server of another home already answers on {base_url()}: stop it, "
                 "or set SDK_CAMPAIGNS_AIRFLOW_PORT to a free port"
             )
-        return f"running at {base_url()}"
+        if len(ours) == len(COMPONENTS):
+            return f"running at {base_url()}"
+    # (a component just stopped still counts as healthy until its heartbeat goes stale: start it anyway)
     env = {**services_env(), **(extra_env or {})}
     airflow = str(Path(sys.executable).with_name("airflow"))
     for component in COMPONENTS:
