@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -54,6 +55,35 @@ def _infra(args: argparse.Namespace) -> int:
     for key, value in sorted(found.items()):
         if key != "CampaignResources":
             print(f"  {key:<24} {value}")
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from sdk_campaigns.campaign import cancel
+    from sdk_campaigns.campaign.aws import AwsContext
+    from sdk_campaigns.config import ConfigError, load_config
+
+    try:
+        config = load_config()
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    batch = AwsContext(args.aws_conn_id).client("batch")
+    stopped = cancel.terminate_run_jobs(
+        batch, config.batch.job_queue, config.campaign.dag_id, args.run_id, "sdk-campaigns cancel"
+    )
+    for job_id, sdk in stopped:
+        print(f"  terminated {sdk} job {job_id}")
+    print(f"{len(stopped)} active job(s) of {args.run_id} terminated")
+    if args.api_url:
+        token = os.environ.get("AIRFLOW_API_TOKEN")
+        if not token:
+            print("error: --api-url needs a token in AIRFLOW_API_TOKEN (POST /auth/token)", file=sys.stderr)
+            return 2
+        cancel.mark_run_failed(args.api_url, token, config.campaign.dag_id, args.run_id)
+        print(f"run {args.run_id} marked failed")
+    else:
+        print("mark the run failed in the Airflow UI (or pass --api-url) so no task starts new work")
     return 0
 
 
@@ -175,6 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--sdks", nargs="*", default=None, help="SDKs to test (default: all configured)")
     demo_parser.add_argument("--ref", default=None, help="git ref to record with the results")
     demo_parser.set_defaults(func=_demo)
+
+    cancel_parser = commands.add_parser(
+        "cancel", help="terminate a campaign run's active Batch jobs (and mark the run failed with --api-url)"
+    )
+    cancel_parser.add_argument("run_id", help="the DAG run id, e.g. manual__2026-12-02T10:00:00+00:00")
+    cancel_parser.add_argument("--aws-conn-id", default="aws_default", help="the Airflow AWS connection")
+    cancel_parser.add_argument(
+        "--api-url", default=None, help="Airflow's base URL, to mark the run failed through its REST API"
+    )
+    cancel_parser.set_defaults(func=_cancel)
 
     infra = commands.add_parser(
         "infra", help="the AWS infrastructure a campaign needs (the CDK app in infra/), as one stack"

@@ -122,3 +122,35 @@ def test_a_restarted_triggerer_cancels_nothing(campaign, aws_client):
     job = _job(aws_client, config, run_id)
     assert job["status"] == "SUCCEEDED", job.get("statusReason")
     assert run["state"] == "success"
+
+
+def test_sdk_campaigns_cancel_terminates_the_runs_jobs_and_fails_the_run(campaign, aws_client):
+    import os
+    import subprocess
+    import sys
+
+    token, config = campaign["token"], campaign["config"]
+    run_id = _trigger(
+        token, {"sdks": ["python"], "overrides": {"python": {"test_command": ["sleep", "300"]}}}
+    )
+    airflow_services.wait_until(
+        lambda: (found := _job(aws_client, config, run_id)) and found["status"] == "RUNNING", 240, "the job"
+    )
+    cli = Path(sys.executable).with_name("sdk-campaigns")
+    done = subprocess.run(
+        [str(cli), "cancel", run_id, "--api-url", airflow_services.base_url()],
+        env={**os.environ, **campaign["env"]["env"], "AIRFLOW_API_TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "terminated python job" in done.stdout and "marked failed" in done.stdout
+    stopped = airflow_services.wait_until(
+        lambda: (found := _job(aws_client, config, run_id))["status"] == "FAILED" and found,
+        CANCELLED_WITHIN_SECONDS,
+        "the job to stop",
+    )
+    assert stopped["statusReason"] == "cancelled: sdk-campaigns cancel"
+    (run,) = airflow_services.wait_for_runs(DAG_ID, [run_id], token, timeout=60).values()
+    assert run["state"] == "failed"
