@@ -2,7 +2,9 @@
 # Fills images/stack/generated/: the part of the compose images' build context that lives
 # outside images/stack. That is the lock files (requirements.txt, constraints.txt) and the
 # extra CA certificates this host trusts, which pip and apt inside `docker build` need when
-# a TLS-inspecting proxy sits in front of PyPI and Debian's mirrors.
+# a TLS-inspecting proxy sits in front of PyPI and Debian's mirrors. Also template.json: the
+# campaign's CloudFormation template, synthesized here (the CDK and Node.js are on the host,
+# not in the images), which compose's aws-init deploys into moto.
 # Run it before `docker-compose build`. Files whose content did not change are left alone,
 # and Docker's COPY cache ignores timestamps, so a rerun keeps every cached layer.
 set -euo pipefail
@@ -29,4 +31,9 @@ for cert in "$out"/extra-ca/*.crt; do
   name=$(basename "$cert")
   [[ " ${wanted[*]} " == *" $name "* ]] || rm -f "$cert"
 done
-echo "images/stack/generated: lock files and ${#wanted[@]} extra CA certificate(s) from $ca_dir"
+
+cli=${SDK_CAMPAIGNS_CLI:-$repo/.venv/bin/sdk-campaigns}
+"$cli" infra template >"$out/template.json.new"
+sync_file "$out/template.json.new" "$out/template.json"
+rm -f "$out/template.json.new"
+echo "images/stack/generated: lock files, template.json and ${#wanted[@]} extra CA certificate(s) from $ca_dir"

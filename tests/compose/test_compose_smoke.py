@@ -1,8 +1,12 @@
-"""Smoke test of docker-compose.yaml: build the stack's images, bring it up, find the DAG through
-the REST API, run a two-SDK campaign to success, and tear everything down with its volumes.
+"""Smoke test of docker-compose.yaml: build the stack's images, bring it up (aws-init deploys the
+campaign's CloudFormation stack into moto, IAM enforced), find the DAG through the REST API and run
+a three-SDK campaign to success with the LocalExecutor, which builds and pushes the SDK images.
+Then the same stack again as the `celery` profile: CeleryExecutor, Redis, two workers and no
+Docker socket anywhere in Airflow; the same campaign runs to success on both workers. Everything
+is torn down with its volumes.
 
 Slow on a cold machine (the Airflow image installs the lock: about 5 minutes); a rerun reuses
-Docker's layer cache and takes a few minutes, most of it Airflow starting and the campaign.
+Docker's layer cache and takes a few minutes, most of it Airflow starting and the campaigns.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import secrets
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,9 +30,10 @@ pytestmark = [pytest.mark.stack, pytest.mark.compose]
 # Engine never tear down each other's stack.
 PROJECT_PREFIX = "sdkc-smoke-"
 DAG_ID = "sdk_test_campaign"
-# The two smallest SDK images (python and ruby, about 0.5 GB each; go is 1 GB): this stack's
+# The three smallest SDK images (python, ruby, php: about 0.4 GB each; go is 1 GB): this stack's
 # registry starts empty, so every run pushes them.
-SDKS = ["python", "ruby"]
+SDKS = ["python", "ruby", "php"]
+CELERY = {"SDKC_EXECUTOR": "CeleryExecutor", "SDKC_DOCKER_SOCKET": "/dev/null"}
 ADMIN_USER = "admin"
 HEALTH_TIMEOUT = 300
 RUN_TIMEOUT = 20 * 60
@@ -58,7 +64,10 @@ def _fernet_key() -> str:
 class Compose:
     def __init__(self, project: str, env: dict[str, str]):
         self.project = project
-        self.env = {**env, "SDKC_NETWORK": project}  # the network's name is the project's
+        # The networks' names are the project's.
+        self.env = {**env, "SDKC_NETWORK": project, "SDKC_JOBS_NETWORK": f"{project}-jobs"}
+        self.jobs_bridge = f"sdkc-cj{project.rsplit('-', 1)[-1]}"[:15]
+        self.env["SDKC_JOBS_BRIDGE"] = self.jobs_bridge
 
     def run(self, *args: str, timeout: float, check: bool = True) -> str:
         result = subprocess.run(
@@ -79,12 +88,14 @@ class Compose:
     def down(self, check: bool = True) -> None:
         """Stop the stack, then remove the Batch job containers its moto started but did not
         clean up (a job still running when moto stopped), which would keep the network alive."""
-        self.run("stop", timeout=300, check=check)
+        # Every profile's services, so the celery ones go too.
+        self.run("--profile", "celery", "stop", timeout=300, check=check)
         client = local_stack.docker_client()
-        for container in client.containers.list(all=True, filters={"network": self.project}):
-            if container.labels.get("com.docker.compose.project") != self.project:
-                container.remove(force=True)
-        self.run("down", "--volumes", "--remove-orphans", timeout=300, check=check)
+        for network in (self.project, f"{self.project}-jobs"):
+            for container in client.containers.list(all=True, filters={"network": network}):
+                if container.labels.get("com.docker.compose.project") != self.project:
+                    container.remove(force=True)
+        self.run("--profile", "celery", "down", "--volumes", "--remove-orphans", timeout=300, check=check)
 
 
 def _remove_stale_stacks(env: dict[str, str]) -> None:
@@ -171,7 +182,54 @@ def _failed_task_logs(api: AirflowApi, run_id: str) -> str:
     return "\n".join(report)
 
 
-def test_compose_stack_runs_a_two_sdk_campaign():
+def _run_campaign(api: AirflowApi, sdks: list[str]) -> list[dict]:
+    """Trigger a campaign for `sdks`, wait for its success and check every SDK's outcome; returns
+    the run's task instances."""
+    mark = time.monotonic()
+    body = {"logical_date": None, "conf": {"sdks": sdks}}
+    trigger = api.http.post(f"/api/v2/dags/{DAG_ID}/dagRuns", json=body)
+    assert trigger.status_code == 200, trigger.text
+    run_id = trigger.json()["dag_run_id"]
+    unpause = api.http.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
+    assert unpause.status_code == 200, unpause.text
+    run = _wait_for_run(api, run_id)
+    assert run["state"] == "success", _failed_task_logs(api, run_id)
+    _say(f"campaign {run_id} succeeded in {time.monotonic() - mark:.0f} s")
+
+    task_instances = api.task_instances(run_id)
+    assert {ti["state"] for ti in task_instances} == {"success"}, _states(task_instances)
+    for task_id in ("build_image", "run_tests", "collect"):
+        mapped = sorted(ti["rendered_map_index"] for ti in task_instances if ti["task_id"] == task_id)
+        assert mapped == sorted(sdks), f"{task_id}: {mapped}"
+    for ti in task_instances:
+        if ti["task_id"] != "collect":
+            continue
+        outcome = api.get(
+            f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/collect/xcomEntries/return_value",
+            map_index=ti["map_index"],
+        )["value"]
+        assert outcome["status"] in ("passed", "tests_failed"), outcome
+        assert outcome["counts"]["total"] > 0, outcome
+        assert any("SDK_CAMPAIGN_SUMMARY" in line for line in api.log_lines(run_id, ti)), (
+            f"{outcome['sdk']}: the job's own log is not in the collect task's log"
+        )
+        _say(f"{outcome['sdk']}: {outcome['status']} ({outcome['reason']})")
+    return task_instances
+
+
+def _up(compose: Compose, api: AirflowApi, *args: str) -> None:
+    mark = time.monotonic()
+    compose.run(*args, "up", "-d", timeout=900)
+    # The local stack's jobs bridge holds 169.254.170.2 on this host: without this the host would
+    # answer ARP for it on the compose jobs network too, in place of moto (docs/compose.md).
+    Path(f"/proc/sys/net/ipv4/conf/{compose.jobs_bridge}/arp_ignore").write_text("1")
+    airflow_services.wait_until(
+        lambda: airflow_services.healthy(api.base_url), HEALTH_TIMEOUT, f"Airflow of {compose.project}"
+    )
+    _say(f"{compose.project} {' '.join(args)} up and healthy in {time.monotonic() - mark:.0f} s")
+
+
+def test_compose_stack_runs_campaigns_with_local_and_celery_executors():
     started = time.monotonic()
     local_stack.ensure_docker()
     local_stack.ensure_base_image()
@@ -197,16 +255,10 @@ def test_compose_stack_runs_a_two_sdk_campaign():
     passed = False
     try:
         mark = time.monotonic()
-        compose.run("build", "--force-rm", timeout=3600)
+        compose.run("--profile", "celery", "build", "--force-rm", timeout=3600)
         _say(f"images built in {time.monotonic() - mark:.0f} s")
 
-        mark = time.monotonic()
-        compose.run("up", "-d", timeout=900)
-        airflow_services.wait_until(
-            lambda: airflow_services.healthy(api.base_url), HEALTH_TIMEOUT, f"Airflow of {project}"
-        )
-        _say(f"{project} up and healthy in {time.monotonic() - mark:.0f} s (api on 127.0.0.1:{api_port})")
-
+        _up(compose, api)
         assert api.http.get(f"/api/v2/dags/{DAG_ID}").status_code == 401, "the API must require a login"
         assert api.login(ADMIN_USER, "admin").status_code == 401, "no default password"
         login = api.login(ADMIN_USER, admin_password)
@@ -217,36 +269,17 @@ def test_compose_stack_runs_a_two_sdk_campaign():
         assert import_errors["total_entries"] == 0, import_errors["import_errors"]
         _say(f"DAG {dag['dag_id']} parsed from {dag['fileloc']}, no import errors")
 
-        mark = time.monotonic()
-        trigger = api.http.post(
-            f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"sdks": SDKS}}
-        )
-        assert trigger.status_code == 200, trigger.text
-        run_id = trigger.json()["dag_run_id"]
-        unpause = api.http.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
-        assert unpause.status_code == 200, unpause.text
-        run = _wait_for_run(api, run_id)
-        assert run["state"] == "success", _failed_task_logs(api, run_id)
-        _say(f"campaign {run_id} succeeded in {time.monotonic() - mark:.0f} s")
+        # LocalExecutor: the scheduler builds the SDK images with the host's engine and pushes them.
+        _run_campaign(api, SDKS)
 
-        task_instances = api.task_instances(run_id)
-        assert {ti["state"] for ti in task_instances} == {"success"}, _states(task_instances)
-        for task_id in ("build_image", "run_tests", "collect"):
-            mapped = sorted(ti["rendered_map_index"] for ti in task_instances if ti["task_id"] == task_id)
-            assert mapped == sorted(SDKS), f"{task_id}: {mapped}"
-        for ti in task_instances:
-            if ti["task_id"] != "collect":
-                continue
-            outcome = api.get(
-                f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/collect/xcomEntries/return_value",
-                map_index=ti["map_index"],
-            )["value"]
-            assert outcome["status"] in ("passed", "tests_failed"), outcome
-            assert outcome["counts"]["total"] > 0, outcome
-            assert any("SDK_CAMPAIGN_SUMMARY" in line for line in api.log_lines(run_id, ti)), (
-                f"{outcome['sdk']}: the job's own log is not in the collect task's log"
-            )
-            _say(f"{outcome['sdk']}: {outcome['status']} ({outcome['reason']})")
+        # The celery profile on the same volumes: the images are in the registry and moto's ECR now.
+        compose.env.update(CELERY)
+        _up(compose, api, "--profile", "celery")
+        assert api.login(ADMIN_USER, admin_password).status_code == 201
+        task_instances = _run_campaign(api, SDKS)
+        hostnames = {ti["hostname"] for ti in task_instances}
+        _say(f"tasks ran on {sorted(hostnames)}")
+        assert len({h for h in hostnames if h.startswith("airflow-worker-")}) >= 2, hostnames
         passed = True
     finally:
         if not passed:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs an Airflow component as the unprivileged airflow user. It starts as root only to
 #  - join the group that owns the mounted Docker socket (its id differs from host to host;
-#    the image step builds and pushes SDK images through it), and
+#    the image step builds and pushes SDK images through it),
+#  - start the registry forwarder (SDKC_REGISTRY_FORWARD, forward.py) as airflow, and
 #  - when AIRFLOW_ADMIN_PASSWORD is set (the api-server), write the simple auth manager's
 #    passwords file from it, so no password is baked into the image or generated at random.
 set -eu
@@ -24,6 +25,10 @@ PY
 fi
 
 groups=airflow
+if [ -n "${SDKC_REGISTRY_FORWARD:-}" ]; then  # "127.0.0.1:5001=registry:5000": see forward.py
+  setpriv --reuid=airflow --regid=airflow --clear-groups --inh-caps=-all -- \
+    python3 /usr/local/bin/sdkc-forward "${SDKC_REGISTRY_FORWARD%%=*}" "${SDKC_REGISTRY_FORWARD#*=}" &
+fi
 if [ -S /var/run/docker.sock ]; then
   groups="airflow,$(stat -c %g /var/run/docker.sock)"
 fi

@@ -119,7 +119,13 @@ class FargateAgent:
                 "AWS_REGION": self.region,
             }
         )
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        for name in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ):
             environment.pop(name, None)
         role = properties.get("jobRoleArn")
         if role:
@@ -230,6 +236,9 @@ def serve(host: str, port: int, app) -> threading.Thread:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="the trusted listener's address (compose: its network's)"
+    )
     parser.add_argument("--jobs-network", required=True, help="the Docker network job containers run on")
     parser.add_argument("--jobs-gateway", required=True, help="this host's address on that network")
     parser.add_argument("--region", default="us-east-1")
@@ -250,11 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     moto_app = DomainDispatcherApplication(create_backend_app)
     admin = bootstrap_admin()
     threads = [
-        serve("127.0.0.1", args.port, loopback_app(moto_app, admin)),
+        serve(args.host, args.port, loopback_app(moto_app, admin)),
         serve(args.jobs_gateway, args.port, jobs_app(moto_app)),
         serve(CREDENTIALS_IP, 80, agent.credentials_app),
     ]
-    log.info("moto on 127.0.0.1:%d, for jobs on %s:%d; credentials on %s:80", args.port,
+    log.info("moto on %s:%d, for jobs on %s:%d; credentials on %s:80", args.host, args.port,
              args.jobs_gateway, args.port, CREDENTIALS_IP)  # fmt: skip
     for thread in threads:
         thread.join()
