@@ -112,9 +112,10 @@ def connection(enforcing_moto):
         }
     )
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = uri
+    previous = history.use_s3_filesystem(None)  # the stack's (tests/conftest.py), put back after
     yield {"conn_id": conn_id, "keys": keys, "endpoint": enforcing_moto}
     os.environ.pop(f"AIRFLOW_CONN_{conn_id.upper()}", None)
-    history.use_s3_filesystem(None)
+    history.use_s3_filesystem(previous)
 
 
 def _partition(sdk: str, date: str) -> tuple[dict, list[dict]]:

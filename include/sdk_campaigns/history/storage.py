@@ -219,11 +219,13 @@ def _committed_elsewhere(files: list[tuple[str, datetime | None]], write_id: str
 _s3_filesystem: Callable[[], object] | None = None
 
 
-def use_s3_filesystem(factory: Callable[[], object] | None) -> None:
+def use_s3_filesystem(factory: Callable[[], object] | None) -> Callable[[], object] | None:
     """Open s3:// histories on the pyarrow filesystem `factory()` returns (see
-    campaign.aws.AwsContext.s3_filesystem); None goes back to pyarrow's default credential chain."""
+    campaign.aws.AwsContext.s3_filesystem); None goes back to pyarrow's default credential chain.
+    Returns the factory used until now, to restore it."""
     global _s3_filesystem
-    _s3_filesystem = factory
+    previous, _s3_filesystem = _s3_filesystem, factory
+    return previous
 
 
 def use_airflow_connection(aws_conn_id: str) -> None:
