@@ -230,5 +230,8 @@ def test_malformed_messages_land_in_the_dead_letter_queue_with_their_reason(disp
             (dead_letter,) = task_instances(token, DISPATCHER, run["dag_run_id"], "dead_letter")
             if dead_letter["state"] == "success":
                 shown.update(return_value(token, DISPATCHER, run["dag_run_id"], "dead_letter"))
-    assert sorted(reason.split(" ", 2)[0] for reason in shown.values()) == ["malformed:", "unknown"]
+    # (only this test's two: messages an earlier session left on the shared moto's queue may come too)
+    ours = {attributes["source_message_id"]["StringValue"] for attributes in reasons.values()}
+    assert set(shown) >= ours, shown
+    assert sorted(shown[message_id].split(" ", 2)[0] for message_id in ours) == ["malformed:", "unknown"]
     assert not [run for run in campaign_runs(token) if marker in json.dumps(run["conf"])]
