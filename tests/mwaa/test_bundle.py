@@ -23,7 +23,9 @@ from sdk_campaigns.config import DEFAULT_CONFIG_PATH, load_config
 pytestmark = pytest.mark.stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MWAA_VENV = Path(os.environ.get("SDK_CAMPAIGNS_MWAA_VENV", f"{REPO_ROOT}/.venv-mwaa"))
+# Beside the project's venv (CI keeps it outside its fresh clone, so a later run reuses this one too).
+PROJECT_VENV = os.path.abspath(os.environ.get("VENV") or REPO_ROOT / ".venv")
+MWAA_VENV = Path(os.environ.get("SDK_CAMPAIGNS_MWAA_VENV") or f"{PROJECT_VENV}-mwaa")
 DEV_ONLY = ("moto", "pytest", "playwright", "ruff", "aws-cdk-lib", "constructs", "junitparser")
 NO_DOCKER = {"DOCKER_HOST": "tcp://127.0.0.1:1"}  # MWAA's workers have no Docker daemon
 
