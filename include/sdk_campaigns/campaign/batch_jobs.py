@@ -16,20 +16,13 @@ from datetime import UTC, datetime
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.providers.amazon.aws.triggers.batch import BatchJobTrigger
 
-from sdk_campaigns.campaign.collect import CANCELLED
+from sdk_campaigns.campaign.collect import CANCELLED, newest_job_summary
 
 
 def existing_job_id(client, queue: str, job_name: str) -> tuple[str, str] | None:
     """(job id, status) of the newest job with this name in the queue, if any."""
-    found = []
-    for page in client.get_paginator("list_jobs").paginate(
-        jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [job_name]}]
-    ):
-        found.extend(page["jobSummaryList"])
-    if not found:
-        return None
-    newest = max(found, key=lambda s: s.get("createdAt", 0))
-    return newest["jobId"], newest.get("status", "")
+    newest = newest_job_summary(client, queue, job_name)
+    return (newest["jobId"], newest.get("status", "")) if newest else None
 
 
 class ReattachingBatchOperator(BatchOperator):

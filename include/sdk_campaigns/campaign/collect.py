@@ -76,16 +76,21 @@ def test_id(sdk: str, classname: str, name: str) -> str:
     return hashlib.sha256(f"{sdk}\x1f{classname}\x1f{name}".encode()).hexdigest()[:16]
 
 
-def find_job(batch, queue: str, job_name: str) -> dict | None:
-    """The newest job of that name in the queue, described in full."""
+def newest_job_summary(batch, queue: str, job_name: str) -> dict | None:
+    """ListJobs' summary of the newest job of that name in the queue, if any."""
     summaries = []
     for page in batch.get_paginator("list_jobs").paginate(
         jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [job_name]}]
     ):
         summaries.extend(page["jobSummaryList"])
-    if not summaries:
+    return max(summaries, key=lambda s: s.get("createdAt", 0)) if summaries else None
+
+
+def find_job(batch, queue: str, job_name: str) -> dict | None:
+    """The newest job of that name in the queue, described in full."""
+    newest = newest_job_summary(batch, queue, job_name)
+    if newest is None:
         return None
-    newest = max(summaries, key=lambda s: s.get("createdAt", 0))
     job = batch.describe_jobs(jobs=[newest["jobId"]])["jobs"][0]
     # moto's DescribeJobs omits container.exitCode (its ListJobs summary has it) and the
     # job definition's timeout; AWS returns both. Fill them in so failures explain themselves.

@@ -227,12 +227,11 @@ class EcrImageLink(CampaignLink):
         )
 
 
-class ImageBuildLogLink(CampaignLink):
+class ImageBuildLogLink(CloudWatchLogLink):
+    """The CodeBuild build's log stream: a CloudWatch link of its own part."""
+
     name = "Image build log (CodeBuild)"
     part = "build_logs"
-
-    def url(self, values: dict) -> str:
-        return cloudwatch_log_url(values.get("region"), values.get("group"), values.get("stream"))
 
 
 class S3ResultsLink(CampaignLink):
