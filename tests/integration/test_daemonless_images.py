@@ -20,6 +20,7 @@ from docker import errors as docker_errors
 
 from sdk_campaigns.campaign import images
 from sdk_campaigns.dev import local_stack
+from tests.image_support import python_image_present
 
 pytestmark = pytest.mark.stack
 
@@ -147,30 +148,11 @@ def test_a_base_image_missing_from_its_registry_is_named_with_the_fix(tiny_image
 # --- a whole campaign whose images exist, with no Docker daemon next to Airflow --------------------
 
 
-def _python_image_present(ecr_admin) -> images.ImageSpec:
-    """The python SDK's image for the config's current inputs, built once with the docker builder if
-    this stack has not built it yet (the campaign below must find it)."""
-    from sdk_campaigns.config import load_config
-
-    config = load_config()
-    spec, context = images.plan_image(
-        sdk="python",
-        folder=config.sdks["python"].image,
-        repository=f"{config.campaign.ecr_repository_prefix}/python",
-        registry=local_stack.registry_host(),
-        base_image=config.images.base_image,
-    )
-    if not images.ecr_image_digest(ecr_admin, spec.repository, spec.content_tag):
-        auth = images.RegistryAuth(registry=local_stack.registry_host(), username="AWS", password="local")
-        images.docker_build_and_push(local_stack.docker_client(), spec, context, auth, stand_in_ecr=ecr_admin)
-    return spec
-
-
 def test_a_campaign_whose_images_exist_runs_with_no_docker_daemon_next_to_airflow(stack_home, aws_client):
     from sdk_campaigns import history
     from sdk_campaigns.config import load_config
 
-    spec = _python_image_present(aws_client("ecr"))
+    spec = python_image_present(load_config(), aws_client("ecr"))
     digest = images.ecr_image_digest(aws_client("ecr"), spec.repository, spec.content_tag)
     nowhere = {"DOCKER_HOST": "tcp://127.0.0.1:1"}
     logical_date = (datetime.now(UTC) - timedelta(minutes=40)).replace(microsecond=0).isoformat()

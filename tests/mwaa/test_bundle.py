@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from sdk_campaigns.config import DEFAULT_CONFIG_PATH, load_config
+from tests.image_support import python_image_present
 
 pytestmark = pytest.mark.stack
 
@@ -156,31 +157,14 @@ print(json.dumps({
     assert found["loaded_as_plugins"] == []
 
 
-def _python_image_present(config) -> None:
-    """The python image for these inputs in ECR, built once with the docker builder if this stack has
-    not built it yet: the campaign below, like MWAA's, must find it (its CodeBuild builds nothing here)."""
-    from sdk_campaigns.campaign import images
-    from sdk_campaigns.dev import local_aws, local_stack
-
-    ecr = local_aws.admin_client("ecr")
-    spec, context = images.plan_image(
-        sdk="python",
-        folder=config.sdks["python"].image,
-        repository=f"{config.campaign.ecr_repository_prefix}/python",
-        registry=local_stack.registry_host(),
-        base_image=config.images.base_image,
-    )
-    if not images.ecr_image_digest(ecr, spec.repository, spec.content_tag):
-        auth = images.RegistryAuth(registry=local_stack.registry_host(), username="AWS", password="local")
-        images.docker_build_and_push(local_stack.docker_client(), spec, context, auth, stand_in_ecr=ecr)
-
-
 def test_a_campaign_runs_end_to_end_with_the_bundle_on_mwaa_s_airflow(mwaa_venv, mwaa_home, stack_home):
     from sdk_campaigns import history
     from sdk_campaigns.dev import local_stack
 
     config = load_config(Path(mwaa_home["env"]["SDK_CAMPAIGNS_CONFIG"]))
-    _python_image_present(config)
+    from sdk_campaigns.dev import local_aws
+
+    python_image_present(config, local_aws.admin_client("ecr"))
     airflow = str(mwaa_venv / "bin" / "airflow")
     env = {**os.environ, **local_stack.airflow_env(), **mwaa_home["env"], **NO_DOCKER}
     env.pop("PYTHONPATH", None)  # sdk_campaigns comes from the bundle's plugins/ only
