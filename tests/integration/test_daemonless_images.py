@@ -139,7 +139,7 @@ def test_a_changed_base_image_in_the_registry_gives_a_new_tag(docker, tiny_image
     assert after.base_image != before.base_image
 
 
-def test_a_base_image_missing_from_its_registry_is_named_with_the_fix(tiny_images):
+def test_a_base_image_missing_from_its_registry_is_named_with_the_fix(stack_home, tiny_images):
     missing = f"{local_stack.registry_host()}/sdkc-it/never-pushed:{uuid.uuid4().hex[:8]}"
     with pytest.raises(images.ImageBuildError, match="not in its registry.*images.base_image"):
         plan(missing, tiny_images)

@@ -34,6 +34,7 @@ from sdk_campaigns.dev.moto_server import url as moto_url
 DEBIAN_SUITE = "bookworm"
 REGISTRY_PORT = int(os.environ.get("SDK_CAMPAIGNS_REGISTRY_PORT", "5000"))
 AWS_REGION = "us-east-1"
+DOCKERD_PID_FILE = Path("/var/run/docker.pid")
 DOCKER_HOWTO = (
     "No Docker Engine is reachable. Start one and rerun:\n"
     "  - Debian/Ubuntu as root: apt-get install -y docker.io && dockerd &   (or: systemctl start docker)\n"
@@ -211,9 +212,33 @@ def ensure_docker(install: bool = True) -> str:
         raise StackError(DOCKER_HOWTO)
     if not shutil.which("dockerd"):
         _apt_install("docker.io")
+    cleared = _clear_stale_pid_file(DOCKERD_PID_FILE)
     start_background("dockerd", ["dockerd"])
-    wait_until(docker_ping, 60, "dockerd")
-    return "started dockerd"
+    try:
+        wait_until(docker_ping, 60, "dockerd")
+    except StackError as err:
+        raise StackError(f"{err}; the end of its log ({stack_dir() / 'logs' / 'dockerd.log'}):\n{_log_tail('dockerd')}") from None
+    return "started dockerd" + (f" (removed the stale {DOCKERD_PID_FILE} of a killed dockerd)" if cleared else "")
+
+
+def _clear_stale_pid_file(pid_file: Path) -> bool:
+    """A dockerd killed with SIGKILL leaves its pid file, and a new dockerd then refuses to start
+    ("pid file found"). The file is removed only when no process has that pid."""
+    try:
+        pid = int(pid_file.read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return False
+    if pid and _process_alive(pid):
+        return False
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _log_tail(name: str, lines: int = 15) -> str:
+    log = stack_dir() / "logs" / f"{name}.log"
+    if not log.exists():
+        return "(no log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 # --- Debian base image -----------------------------------------------------------------------------
