@@ -217,8 +217,11 @@ def ensure_docker(install: bool = True) -> str:
     try:
         wait_until(docker_ping, 60, "dockerd")
     except StackError as err:
-        raise StackError(f"{err}; the end of its log ({stack_dir() / 'logs' / 'dockerd.log'}):\n{_log_tail('dockerd')}") from None
-    return "started dockerd" + (f" (removed the stale {DOCKERD_PID_FILE} of a killed dockerd)" if cleared else "")
+        log = stack_dir() / "logs" / "dockerd.log"
+        raise StackError(f"{err}; the end of its log ({log}):\n{_log_tail('dockerd')}") from None
+    if cleared:
+        return f"started dockerd (removed the stale {DOCKERD_PID_FILE} of a killed dockerd)"
+    return "started dockerd"
 
 
 def _clear_stale_pid_file(pid_file: Path) -> bool:
