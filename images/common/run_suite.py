@@ -8,7 +8,8 @@
    (SDK_RESULTS_FORMAT: go_test_json, libtest, tap; see converters/);
 3. uploads every JUnit XML file in RESULTS_DIR to RESULTS_S3_URI, honouring
    AWS_ENDPOINT_URL when it is set (local stack) and plain AWS otherwise;
-4. prints one summary line, `SDK_CAMPAIGN_SUMMARY {json}`, so the log alone tells the story;
+4. prints one summary line, `SDK_CAMPAIGN_SUMMARY {json}`, so the log alone tells the story
+   (with `commit`, the resolved SHA, and `repo_url` when it cloned a repository);
 5. exits 0 when the suite ran (whatever the tests said), non-zero only when the harness failed.
 
 Standard library plus boto3 only: the same file runs in every image.
@@ -78,8 +79,11 @@ def upload(paths, destination: str):
     return uris
 
 
-def checkout(repo_url: str, ref: str) -> Path:
-    """Clone repo_url at ref (branch, tag or commit) into SOURCE_DIR; argv only, no shell."""
+def checkout(repo_url: str, ref: str) -> str:
+    """Clone repo_url at ref (branch, tag or commit) into SOURCE_DIR; argv only, no shell.
+
+    Returns the resolved commit SHA: a branch moves, so the ref alone doesn't say what was tested.
+    """
     if not REPO_URL.fullmatch(repo_url):
         fail(f"SDK_REPO_URL {repo_url!r} is not an http(s):// or git:// repository URL")
     if not GIT_REF.fullmatch(ref) or ".." in ref:
@@ -97,8 +101,10 @@ def checkout(repo_url: str, ref: str) -> Path:
         if done.returncode != 0:
             fail(f"cannot check out {ref!r} of {repo_url}: {done.stderr.strip() or done.stdout.strip()}")
     head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", head):
+        fail(f"cannot resolve the commit of {ref!r} in {repo_url}: git rev-parse HEAD said {head!r}")
     print(f"sdk-campaign: testing {repo_url} at {ref} ({head})", flush=True)
-    return SOURCE_DIR
+    return head
 
 
 def run_and_capture(command: list[str], cwd: Path | None) -> tuple[int, str]:
@@ -140,7 +146,8 @@ def main() -> int:
         fail("RESULTS_S3_URI is not set: the DAG passes it in the container overrides")
 
     results_dir.mkdir(parents=True, exist_ok=True)
-    cwd = checkout(repo_url, os.environ.get("SDK_REF", "main")) if repo_url else None
+    commit = checkout(repo_url, os.environ.get("SDK_REF", "main")) if repo_url else None
+    cwd = SOURCE_DIR if repo_url else None
     print(f"sdk-campaign: running {sdk} suite: {command}", flush=True)
     started = time.monotonic()
     try:
@@ -162,6 +169,9 @@ def main() -> int:
         **count_junit(reports),
         "results": uris,
     }
+    if commit:
+        # The code under test; without a clone the DAG records the image's own content tag.
+        summary.update(commit=commit, repo_url=repo_url)
     print("SDK_CAMPAIGN_SUMMARY " + json.dumps(summary, sort_keys=True), flush=True)
     return 0
 
