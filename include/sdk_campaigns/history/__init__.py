@@ -2,15 +2,16 @@
 
 Layout under the history location (a local directory, ``file://…``, or ``s3://bucket/prefix``)::
 
-    <dag_id>/
+    <dag_id>/                                 the official lane (runs without overrides)
       _summaries.parquet                      a cache of every partition's summary (see below)
       2026-11-21T060000Z/                     the logical date, in UTC (one folder per date)
         python/                               the SDK
           summary-<write id>.parquet          one row: status, counts, run id, image digest, …
           rows-<write id>.parquet             the normalised test rows (validation.RESULT_COLUMNS)
           .lock                               local only: serialises writers of this partition
+    <dag_id>~adhoc/                           the ad hoc lane: runs with overrides, laid out the same
 
-Idempotency: the partition key is (DAG, logical date, SDK), never the run id (a rerun or
+Idempotency: the partition key is (DAG, lane, logical date, SDK), never the run id (a rerun or
 backfill of a date may clear and reuse the old run). The run id is a column. Writing a
 partition that exists replaces it for that SDK and touches nothing else.
 
@@ -33,7 +34,16 @@ Readers refresh it when they find partitions it lacks (best effort: a read-only 
 just goes without).
 """
 
-from sdk_campaigns.history.layout import INDEX_FILE, HistoryError, Partition, date_key, logical_time
+from sdk_campaigns.history.layout import (
+    ADHOC_LANE,
+    INDEX_FILE,
+    LANES,
+    OFFICIAL_LANE,
+    HistoryError,
+    Partition,
+    date_key,
+    logical_time,
+)
 from sdk_campaigns.history.partitions import (
     list_partitions,
     read_partition,
@@ -44,10 +54,12 @@ from sdk_campaigns.history.partitions import (
 )
 from sdk_campaigns.history.retention import prune
 from sdk_campaigns.history.schema import (
+    COMMIT_KINDS,
     FAILING_STATUSES,
     ROWS_SCHEMA,
     SCHEMA_VERSION,
     SUMMARY_SCHEMA,
+    UNKNOWN_COMMIT,
     VERSION_KEY,
     rows_table,
     summary_dict,
@@ -57,8 +69,13 @@ from sdk_campaigns.history.storage import is_local, use_airflow_connection, use_
 from sdk_campaigns.history.summaries import read_summaries, summaries_table
 
 __all__ = [
+    "ADHOC_LANE",
+    "COMMIT_KINDS",
     "FAILING_STATUSES",
     "INDEX_FILE",
+    "LANES",
+    "OFFICIAL_LANE",
+    "UNKNOWN_COMMIT",
     "ROWS_SCHEMA",
     "SCHEMA_VERSION",
     "SUMMARY_SCHEMA",

@@ -17,6 +17,12 @@ ORPHAN_GRACE = timedelta(hours=1)
 DATE_DIR = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d)(\d\d)(\d\d)(?:\.(\d{6}))?Z$")
 SUMMARY_FILE = re.compile(r"^summary-(\d{8}T\d{12}Z-[0-9a-f]{8})\.parquet$")
 ROWS_FILE = re.compile(r"^rows-(\d{8}T\d{12}Z-[0-9a-f]{8})\.parquet$")
+# Runs with overrides (another repository, ref or command) are the "adhoc" lane: kept in a folder of
+# their own beside the DAG's, so they can never replace or mix with an official partition.
+OFFICIAL_LANE = "official"
+ADHOC_LANE = "adhoc"
+LANES = (OFFICIAL_LANE, ADHOC_LANE)
+LANE_SEPARATOR = "~"  # never in a safe_name: "<dag>~adhoc" cannot be another DAG's folder
 
 
 class HistoryError(ValueError):
@@ -29,6 +35,14 @@ def safe_name(part: str) -> str:
     if not safe or safe.startswith("."):
         raise HistoryError(f"{part!r} cannot name a history folder: use letters, digits, '_', '-' or '.'")
     return safe
+
+
+def lane_dir_name(dag_id: str, lane: str = OFFICIAL_LANE) -> str:
+    """The folder of one lane of a DAG's history: the DAG's own folder for the official lane."""
+    if lane not in LANES:
+        raise HistoryError(f"lane {lane!r} is not a history lane; lanes: {', '.join(LANES)}")
+    dag_key = safe_name(dag_id)
+    return dag_key if lane == OFFICIAL_LANE else f"{dag_key}{LANE_SEPARATOR}{lane}"
 
 
 def logical_time(logical_date: str | datetime) -> datetime:
@@ -84,6 +98,7 @@ class Partition:
     write_id: str
     summary_path: str  # absolute: a local path, or a path in the remote filesystem
     rows_path: str
+    lane: str = OFFICIAL_LANE
 
     @property
     def name(self) -> str:

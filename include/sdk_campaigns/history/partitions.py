@@ -10,11 +10,13 @@ import pyarrow as pa
 
 from sdk_campaigns.campaign.validation import RESULT_COLUMNS
 from sdk_campaigns.history.layout import (
+    OFFICIAL_LANE,
     ROWS_FILE,
     SUMMARY_FILE,
     Partition,
     committed_id,
     date_key,
+    lane_dir_name,
     logical_time,
     new_write_id,
     parse_date_key,
@@ -29,13 +31,14 @@ from sdk_campaigns.history.schema import (
     rows_table,
     summary_dict,
     summary_record,
+    with_defaults,
     with_metadata,
 )
 from sdk_campaigns.history.storage import open_store
 
 
 def write_partition(uri: str, summary: dict, rows: list[dict], *, sync: bool = True) -> Partition:
-    """Write (or replace) the partition of summary's dag_id, logical_date and sdk; see the module doc."""
+    """Write (or replace) the partition of summary's dag_id, lane, logical_date and sdk (module doc)."""
     return write_partition_table(uri, summary, rows_table(rows), sync=sync)
 
 
@@ -47,8 +50,9 @@ def write_partition_table(uri: str, summary: dict, rows: pa.Table, *, sync: bool
             rows = rows.select(RESULT_COLUMNS).cast(ROWS_SCHEMA)
         except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError) as err:
             raise HistoryError(f"test rows do not fit the results schema: {err}") from err
-    summary_record(summary, write_id="", row_count=0)  # validate before touching storage
-    dag_key, sdk_key = safe_name(summary["dag_id"]), safe_name(summary["sdk"])
+    checked = summary_record(summary, write_id="", row_count=0)  # validate before touching storage
+    lane = checked["lane"]
+    dag_key, sdk_key = lane_dir_name(summary["dag_id"], lane), safe_name(summary["sdk"])
     key = date_key(summary["logical_date"])
     folder = store.join(dag_key, key, sdk_key)
     store.makedirs(folder)
@@ -71,15 +75,22 @@ def write_partition_table(uri: str, summary: dict, rows: pa.Table, *, sync: bool
         write_id=write_id,
         summary_path=summary_path,
         rows_path=rows_path,
+        lane=lane,
     )
 
 
 def list_partitions(
-    uri: str, dag_id: str, *, sdk: str | None = None, since: datetime | None = None
+    uri: str,
+    dag_id: str,
+    *,
+    sdk: str | None = None,
+    since: datetime | None = None,
+    lane: str = OFFICIAL_LANE,
 ) -> list[Partition]:
-    """The committed partitions of a DAG (optionally one SDK, logical dates >= since), by date then SDK."""
+    """The committed partitions of one lane of a DAG (optionally one SDK, logical dates >= since), by
+    date then SDK."""
     store = open_store(uri)
-    dag_dir = store.join(safe_name(dag_id))
+    dag_dir = store.join(lane_dir_name(dag_id, lane))
     since = logical_time(since) if since is not None else None
     partitions = []
     moments: dict[str, datetime] = {}
@@ -104,6 +115,7 @@ def list_partitions(
                 write_id=write_id,
                 summary_path=f"{folder}/summary-{write_id}.parquet",
                 rows_path=f"{folder}/rows-{write_id}.parquet",
+                lane=lane,
             )
         )
     return sorted(partitions, key=lambda p: (p.logical_time, p.sdk_key))
@@ -123,7 +135,7 @@ def read_checked(store, path: str, kind: str, columns: list[str] | None = None) 
 def read_summary_table(store, partition: Partition) -> pa.Table:
     table = read_checked(store, partition.summary_path, "summary")
     if table.schema.remove_metadata() != SUMMARY_SCHEMA:
-        table = conform(table, SUMMARY_SCHEMA)
+        table = with_defaults(conform(table, SUMMARY_SCHEMA))  # an older version's file
     return table.replace_schema_metadata(None)
 
 
@@ -135,12 +147,12 @@ def read_partition(uri: str, partition: Partition) -> dict:
     return {"summary": summary_dict(summary), "rows": rows.to_pylist()}
 
 
-def read_run(uri: str, dag_id: str, logical_date: str) -> list[dict]:
-    """The partitions of one logical date: [{summary, rows}, ...] sorted by SDK."""
+def read_run(uri: str, dag_id: str, logical_date: str, *, lane: str = OFFICIAL_LANE) -> list[dict]:
+    """The partitions of one logical date in one lane: [{summary, rows}, ...] sorted by SDK."""
     key = date_key(logical_date)
     moment = logical_time(logical_date)
     for attempt in range(3):
-        partitions = [p for p in list_partitions(uri, dag_id, since=moment) if p.date_key == key]
+        partitions = [p for p in list_partitions(uri, dag_id, since=moment, lane=lane) if p.date_key == key]
         try:
             documents = [read_partition(uri, p) for p in partitions]
         except FileNotFoundError:

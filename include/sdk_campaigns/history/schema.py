@@ -1,5 +1,12 @@
 """The history's Arrow schemas and versions: summary records in and out, test rows, and the
-version stamp every file carries (a file from a newer version fails instead of being misread)."""
+version stamp every file carries (a file from a newer version fails instead of being misread).
+
+Version 3 added to every summary: `commit` (the resolved SHA of the code under test, the image's
+content tag for the image's own sample suite, or "unknown"), `commit_kind` ("git", "image_source"
+or "unknown"), `repo_url` (the cloned repository, or null), `lane` ("official" or "adhoc") and
+`overrides` (a JSON object of the overrides the run used; "{}" for none). A version 2 file reads
+with commit "unknown", commit_kind "unknown", lane "official", overrides "{}": never a guessed
+commit. `sdk-campaigns history migrate` rewrites such files as version 3 (history/migration.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +14,12 @@ import json
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sdk_campaigns.campaign.validation import RESULT_COLUMNS
-from sdk_campaigns.history.layout import HistoryError, logical_time
+from sdk_campaigns.history.layout import LANES, OFFICIAL_LANE, HistoryError, logical_time
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_KEY = b"sdk_campaigns.schema_version"
 KIND_KEY = b"sdk_campaigns.kind"
 FAILING_STATUSES = ("tests_failed", "infrastructure_failed", "results_invalid")
@@ -29,7 +37,21 @@ _STRING_FIELDS = (
     "ref",
     "validation",
     "report",
+    "commit",
+    "commit_kind",
+    "repo_url",
+    "lane",
+    "overrides",
 )
+UNKNOWN_COMMIT = "unknown"
+COMMIT_KINDS = ("git", "image_source", UNKNOWN_COMMIT)
+# What a summary that does not say (a version 2 file, a caller that never knew) reads as.
+SUMMARY_DEFAULTS = {
+    "commit": UNKNOWN_COMMIT,
+    "commit_kind": UNKNOWN_COMMIT,
+    "lane": OFFICIAL_LANE,
+    "overrides": "{}",
+}
 _FLOAT_FIELDS = ("job_seconds", "queue_seconds")
 UTC_US = pa.timestamp("us", tz="UTC")
 SUMMARY_SCHEMA = pa.schema(
@@ -66,6 +88,16 @@ def check_version(schema: pa.Schema, where: str, kind: str) -> None:
             f"{where}: written with history schema version {version}, but this sdk-campaigns reads "
             f"version {SCHEMA_VERSION} and older; upgrade sdk-campaigns to read this history"
         )
+
+
+def with_defaults(table: pa.Table) -> pa.Table:
+    """Summaries with SUMMARY_DEFAULTS where a file (version 2) has no value."""
+    for name, default in SUMMARY_DEFAULTS.items():
+        position = table.schema.get_field_index(name)
+        column = table.column(position)
+        if column.null_count:
+            table = table.set_column(position, name, pc.fill_null(column, default))
+    return table
 
 
 def with_metadata(table: pa.Table, kind: str) -> pa.Table:
@@ -114,6 +146,16 @@ def summary_record(summary: dict, *, write_id: str, row_count: int) -> dict:
         "sdk": summary["sdk"],
         "row_count": row_count,
     }
+    summary = {**summary, "overrides": _overrides_json(summary.get("overrides"), summary["sdk"])}
+    for key, default in SUMMARY_DEFAULTS.items():
+        if summary.get(key) is None:
+            summary[key] = default
+    if summary["lane"] not in LANES:
+        raise HistoryError(f"summary of {summary['sdk']}: lane {summary['lane']!r} is none of {LANES}")
+    if summary["commit_kind"] not in COMMIT_KINDS:
+        raise HistoryError(
+            f"summary of {summary['sdk']}: commit_kind {summary['commit_kind']!r} is none of {COMMIT_KINDS}"
+        )
     extra: dict = {}
     for key, value in summary.items():
         if key in record or key in _INTERNAL or key in ("write_id", "written_at", "row_count"):
@@ -140,6 +182,20 @@ def summary_record(summary: dict, *, write_id: str, row_count: int) -> dict:
     except TypeError as err:
         raise HistoryError(f"summary of {summary['sdk']}: a value is not JSON-serialisable: {err}") from err
     return record
+
+
+def _overrides_json(value, sdk: str) -> str:
+    """The overrides as the JSON text the history keeps: an object, keys sorted."""
+    if value is None or value == "":
+        return "{}"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise HistoryError(f"summary of {sdk}: overrides {value[:80]!r} is not JSON") from None
+    if not isinstance(value, dict):
+        raise HistoryError(f"summary of {sdk}: overrides must be a JSON object, got {value!r}")
+    return json.dumps(value, sort_keys=True)
 
 
 def summary_dict(record: dict) -> dict:

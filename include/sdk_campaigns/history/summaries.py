@@ -12,7 +12,15 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sdk_campaigns.history.layout import INDEX_FILE, ORPHAN_GRACE, Partition, logical_time, safe_name
+from sdk_campaigns.history.layout import (
+    INDEX_FILE,
+    OFFICIAL_LANE,
+    ORPHAN_GRACE,
+    Partition,
+    lane_dir_name,
+    logical_time,
+    safe_name,
+)
 from sdk_campaigns.history.partitions import list_partitions, read_summary_table
 from sdk_campaigns.history.schema import (
     INDEX_SCHEMA,
@@ -50,16 +58,22 @@ def _write_index(store, dag_dir: str, table: pa.Table) -> None:
 
 
 def summaries_table(
-    uri: str, dag_id: str, *, sdk: str | None = None, since: datetime | None = None
+    uri: str,
+    dag_id: str,
+    *,
+    sdk: str | None = None,
+    since: datetime | None = None,
+    lane: str = OFFICIAL_LANE,
 ) -> pa.Table:
-    """Every committed summary as an Arrow table (SUMMARY_SCHEMA + partition + rows_path), by date, SDK.
+    """Every committed summary of one lane as an Arrow table (SUMMARY_SCHEMA + partition + rows_path),
+    by date, SDK.
 
     `rows_path` is the partition's rows file (a local path, or a path in the remote filesystem).
     """
     store = open_store(uri)
-    dag_dir = store.join(safe_name(dag_id))
+    dag_dir = store.join(lane_dir_name(dag_id, lane))
     for attempt in range(3):
-        partitions = list_partitions(uri, dag_id, sdk=sdk, since=since)
+        partitions = list_partitions(uri, dag_id, sdk=sdk, since=since, lane=lane)
         try:
             return _summaries_for(store, dag_dir, partitions, sdk=sdk, since=since)
         except FileNotFoundError:
@@ -138,11 +152,12 @@ def read_summaries(
     days: int | None = None,
     *,
     now: datetime | None = None,
+    lane: str = OFFICIAL_LANE,
 ) -> list[dict]:
-    """Every SDK summary of the DAG (optionally one SDK, optionally logical dates in the last N days
-    before `now`), oldest logical date first, then by SDK."""
+    """Every SDK summary of one lane of the DAG (optionally one SDK, optionally logical dates in the
+    last N days before `now`), oldest logical date first, then by SDK."""
     since = None
     if days is not None:
         since = (now or datetime.now(UTC)) - timedelta(days=days)
-    table = summaries_table(uri, dag_id, sdk=sdk, since=since)
+    table = summaries_table(uri, dag_id, sdk=sdk, since=since, lane=lane)
     return [summary_dict(record) for record in table.to_pylist()]
