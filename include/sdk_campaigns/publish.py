@@ -60,6 +60,7 @@ def send_run_metrics(cloudwatch, run: RunPlan, found: list[dict]) -> None:
 def store_history(uri: str, run: RunPlan, found: list[dict], validation: dict, report_file: Path) -> None:
     """One partition per SDK. One SDK's unstorable rows never cost the others their history: that
     SDK keeps its summary, marked results_invalid with the reason."""
+    plans = {sdk_plan.sdk: sdk_plan for sdk_plan in run.sdks}
     for outcome in found:
         rows = outcome.pop("rows")
         summary = {
@@ -67,6 +68,8 @@ def store_history(uri: str, run: RunPlan, found: list[dict], validation: dict, r
             "dag_id": run.dag_id,
             "run_id": run.run_id,
             "logical_date": run.logical_date,
+            "lane": run.lane,
+            "overrides": plans[outcome["sdk"]].overrides,
             "validation": validation.get("summary"),
             "report": str(report_file),
         }

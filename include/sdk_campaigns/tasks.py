@@ -11,10 +11,10 @@ import logging
 
 from sdk_campaigns import task_ids
 from sdk_campaigns.campaign import collect as collecting
-from sdk_campaigns.campaign import job_definitions, metrics, outcomes, resources
+from sdk_campaigns.campaign import commits, job_definitions, metrics, outcomes, resources
 from sdk_campaigns.campaign import verdict as verdicts
 from sdk_campaigns.campaign.aws import AwsContext
-from sdk_campaigns.campaign.plan import RUN_XCOM_KEY, RunPlan, SdkPlan, plan_run
+from sdk_campaigns.campaign.plan import OFFICIAL_LANE, RUN_XCOM_KEY, RunPlan, SdkPlan, plan_run
 from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns.reporting import links
 from sdk_campaigns.reporting.report import report_path
@@ -45,6 +45,8 @@ def plan(config: CampaignConfig, params: dict, dag_run) -> list[dict]:
     for sdk_plan in campaign_run.sdks:
         source = sdk_plan.repo_url or "the image's sample SDK"
         log.info("plan: %s tests %s at %s", sdk_plan.sdk, source, sdk_plan.ref)
+    if campaign_run.lane != OFFICIAL_LANE:
+        log.info("lane %s: its overrides keep this run out of the official record", campaign_run.lane)
     log.info(
         "policies: failure %s, validation %s", campaign_run.failure_policy, campaign_run.validation_policy
     )
@@ -129,7 +131,10 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
     )
     if not image:
         outcome.reason = "the image build failed (see build_image): " + outcome.reason
-    document = {**outcome.to_dict(), "ref": planned.ref}
+    code = commits.code_under_test(
+        outcome.log_excerpt, planned_repo_url=planned.repo_url, content_tag=image.get("content_tag", "")
+    )
+    document = {**outcome.to_dict(), "ref": planned.ref, **code}
     settings = config.sdks[planned.sdk]
     document["metrics"] = metrics.publish_and_read_back(
         aws.client("cloudwatch"),
@@ -147,6 +152,7 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
     )
     outcomes.write_outcome(s3, bucket, planned, document, config.limits)
     log.info("%s: %s: %s; counts %s", planned.sdk, outcome.status, outcome.reason, outcome.counts)
+    log.info("%s: tested %s commit %s", planned.sdk, code["commit_kind"], code["commit"])
     for line in outcome.log_excerpt[-20:]:
         log.info("[%s job] %s", planned.sdk, line)
     links.persist(links.results_links(batch, outcome.job_id, bucket, planned.results_prefix))

@@ -114,6 +114,8 @@ def scripted_partition(sdk: str, n: int, first: datetime = FIRST_DAY) -> tuple[d
     logical_date, run_id = day(n, first), f"scheduled__{day(n, first)}"
     digest = spec["digest"](n)
     base = {"dag_id": DAG, "logical_date": logical_date, "sdk": sdk, "run_id": run_id, "image_digest": digest}
+    # The image's own sample suite: the code under test is what the image was built from.
+    base.update(commit=digest, commit_kind="image_source")
     zero = {"passed": 0, "failed": 0, "error": 0, "skipped": 0, "total": 0}
     if n in spec.get("infrastructure_failed", ()):
         return {**base, "status": "infrastructure_failed", "reason": "the job timed out", "counts": zero}, []
@@ -169,6 +171,10 @@ def test_pass_fail_history_has_one_entry_per_sdk_and_date(scripted):
         "logical_date": day(28),
         "status": "tests_failed",
         "run_id": f"scheduled__{day(28)}",
+        "commit": "sha256:py2",
+        "commit_kind": "image_source",
+        "repo_url": None,
+        "lane": "official",
         "passed": 7,
         "failed": 2,
         "error": 0,
@@ -191,6 +197,10 @@ def test_broken_since(scripted):
             "broken_since": None,
             "failing_runs": 0,
             "last_passed": day(28),
+            "first_failing_commit": None,
+            "last_passed_commit": "sha256:go2",
+            "compare_url": None,
+            "repo_url": None,
         },
         "java": {
             "status": "passed",
@@ -198,6 +208,10 @@ def test_broken_since(scripted):
             "broken_since": None,
             "failing_runs": 0,
             "last_passed": day(28),
+            "first_failing_commit": None,
+            "last_passed_commit": "sha256:jv1",
+            "compare_url": None,
+            "repo_url": None,
         },
         "python": {
             "status": "tests_failed",
@@ -205,6 +219,10 @@ def test_broken_since(scripted):
             "broken_since": day(22),
             "failing_runs": 7,
             "last_passed": day(21),
+            "first_failing_commit": "sha256:py2",
+            "last_passed_commit": "sha256:py1",
+            "compare_url": None,
+            "repo_url": None,
         },
         "rust": {
             "status": "infrastructure_failed",
@@ -212,6 +230,10 @@ def test_broken_since(scripted):
             "broken_since": day(25),
             "failing_runs": 4,
             "last_passed": day(24),
+            "first_failing_commit": "sha256:rs1",
+            "last_passed_commit": "sha256:rs1",
+            "compare_url": None,
+            "repo_url": None,
         },
     }
 
@@ -232,6 +254,12 @@ def test_newly_failing_and_newly_fixed_against_the_previous_run(scripted):
             "name": "test_new_failure",
             "previous": "passed",
             "message": "assertion failed",
+            # the image's own suite: its content tags are its commits, on no forge (no compare link)
+            "first_failing_commit": "sha256:py2",
+            "last_passed": day(27),
+            "last_passed_commit": "sha256:py2",
+            "repo_url": None,
+            "compare_url": None,
         }
     ]
     assert python["newly_fixed"] == []
@@ -256,7 +284,7 @@ def test_flaky_tests(scripted):
                 "failures": 2,
                 "last_failed": day(26),
                 "passes_since_last_failure": 2,
-                "digests": ["sha256:go1"],
+                "commits": ["sha256:go1"],
             },
             {
                 "sdk": "python",
@@ -267,7 +295,7 @@ def test_flaky_tests(scripted):
                 "failures": 2,
                 "last_failed": day(24),
                 "passes_since_last_failure": 4,
-                "digests": ["sha256:py2"],
+                "commits": ["sha256:py2"],
             },
         ],
         key=lambda t: (t["sdk"], t["test_id"]),

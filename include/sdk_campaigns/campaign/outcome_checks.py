@@ -21,6 +21,7 @@ from sdk_campaigns.campaign.collect import (
     count_rows,
     test_id,
 )
+from sdk_campaigns.campaign.commits import check_code_under_test
 from sdk_campaigns.campaign.junit import STATUSES
 from sdk_campaigns.campaign.plan import RunPlan, SdkPlan
 from sdk_campaigns.campaign.validation import RESULT_COLUMNS
@@ -51,6 +52,9 @@ OUTCOME_KEYS = frozenset(
         "rows",
         "ref",
         "metrics",
+        "commit",
+        "commit_kind",
+        "repo_url",
     }
 )
 _ROW_KEYS = frozenset(RESULT_COLUMNS)
@@ -98,6 +102,9 @@ def check_outcome(
             raise OutcomeRejected(f"{key} is not a text of at most {MAX_FIELD_CHARS:,} characters")
     if document.get("ref") != sdk_plan.ref:
         raise OutcomeRejected(f"ref {str(document.get('ref'))[:80]!r} is not the planned {sdk_plan.ref!r}")
+    wrong_commit = check_code_under_test(document, planned_repo_url=sdk_plan.repo_url)
+    if wrong_commit:
+        raise OutcomeRejected(wrong_commit)
     if document.get("results_uri") not in ("", f"s3://{bucket}/{sdk_plan.results_prefix}"):
         raise OutcomeRejected("results_uri is not this attempt's results folder")
     exit_code = document.get("exit_code")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from sdk_campaigns.campaign.sources import SourceError, validate_ref, validate_repo_url, validate_test_command
 from sdk_campaigns.config import CampaignConfig
 
 OVERRIDE_KEYS = ("repo_url", "ref", "test_command")
+# A run with any override (a run-wide ref, or an SDK's repo_url, ref or test_command) is ad hoc: it
+# gets its own report and history lane and never changes the official record (history/layout.py).
+OFFICIAL_LANE = "official"
+ADHOC_LANE = "adhoc"
 # <SDK prefix>/results/ is the job's to write (its job role may write nothing else); the SDK prefix's
 # other files (outcome.json, job.log) are the DAG's. infra/sdk_campaigns_infra/layout.py's roles match.
 JOB_RESULTS_FOLDER = "results"
@@ -125,6 +129,7 @@ class SdkPlan:
     job_name: str
     results_prefix: str  # <dag_id>/<run_id>/attempt-<n>/<sdk>/ in the results bucket: the DAG's files
     environment: dict[str, str]
+    overrides: dict = field(default_factory=dict)  # what the run overrode for this SDK (a run-wide ref too)
 
     @property
     def job_results_prefix(self) -> str:
@@ -155,6 +160,7 @@ class RunPlan:
     failure_policy: str
     validation_policy: str
     sdks: tuple[SdkPlan, ...]
+    lane: str = OFFICIAL_LANE
 
     @property
     def results_prefix(self) -> str:
@@ -212,6 +218,7 @@ def plan_sdk(
         job_name=job_name(config, sdk, run_id, clear_number),
         results_prefix=prefix,
         environment=environment,
+        overrides={**({"ref": run_ref} if run_ref else {}), **override},
     )
 
 
@@ -232,6 +239,7 @@ def plan_run(
         raise PlanError(str(err)) from None
     overrides = validate_overrides(params.get("overrides"), config)
     return RunPlan(
+        lane=ADHOC_LANE if run_ref or any(overrides.values()) else OFFICIAL_LANE,
         dag_id=config.campaign.dag_id,
         run_id=run_id,
         logical_date=logical_date,

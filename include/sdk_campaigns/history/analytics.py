@@ -6,27 +6,38 @@ rate, broken since) read only the per-partition summaries (one cached file, see 
 test-level questions read only the rows files of the runs they need, which DuckDB scans in
 place.
 
-Definitions (`as_of` is the newest logical date in the history unless given; a *window* of N
-days is the runs whose logical date is in (as_of - N days, as_of]):
+Each HistoryAnalytics reads one lane (default: the official one; see history/layout.py), so ad hoc
+runs never reach the official answers. Runs whose logical date is later than now are left out
+unless `as_of` says otherwise: a manual run with a far-future logical date never becomes "current".
+
+Definitions (`as_of` is the newest logical date in the history up to now unless given; a *window*
+of N days is the runs whose logical date is in (as_of - N days, as_of]):
 
 - **pass rate** of a run: passed / (passed + failed + error); skipped tests do not count;
   None when nothing ran (e.g. an infrastructure failure).
 - **failing run**: SDK status tests_failed, infrastructure_failed or results_invalid.
   **Broken since** (per SDK): when its newest run is failing, the logical date of the first
-  run of the unbroken streak of failing runs that ends with it; None when it passes.
+  run of the unbroken streak of failing runs that ends with it; None when it passes. With it:
+  `first_failing_commit` (the first known commit of the streak), `last_passed_commit` (the
+  commit of the last passing run) and, when both are git commits of one repository on a known
+  forge, `compare_url` (campaign/commits.py).
 - **A test's outcome in a run**: failed if any of its rows there failed or errored, else
   passed if any passed, else skipped; its duration is the longest of its not-skipped rows.
   Runs without test rows (infrastructure failures) are not runs of any test.
 - **Newly failing / newly fixed** (per SDK): the newest run with test rows against the run
   with test rows before it. Newly failing: failed now, and passed, was skipped or did not
   exist before (reported with its failure message). Newly fixed: passed now, failed before.
-  An SDK with only one such run has neither.
+  An SDK with only one such run has neither. A newly failing test also names its
+  `first_failing_commit` (the newest run's), its `last_passed` date and `last_passed_commit`
+  (the newest earlier run where it passed, within LAST_PASS_LOOKBACK_DAYS) and a `compare_url`.
 - **Flaky** (per test): within the window (default 14 days), the test passed and failed on
-  the *same image digest* (the run's image, as its summary records it: the same code under
-  test), with a pass coming after a failure on that digest. Runs without a digest do not
-  count. Pass on one digest and fail on another is a change, not flakiness; and a test
-  that passed, then failed and has kept failing is broken (see newly failing / broken
-  since), not flaky — it becomes flaky only if it passes again on the same digest.
+  the *same commit* (the code under test as its summary records it: the resolved git SHA of a
+  cloned repository, or the image's content tag for the image's own sample suite), with a pass
+  coming after a failure on that commit. Runs whose commit is "unknown" (migrated history, a job
+  that never cloned) do not count. Pass on one commit and fail on another is a change, not
+  flakiness — a moving branch is not a flaky test; and a test that passed, then failed and has
+  kept failing is broken (see newly failing / broken since), not flaky — it becomes flaky only
+  if it passes again on the same commit.
   A flaky test is **cleared** once it has passed 5 runs in a row since its last failure
   (skipped runs neither count nor break the streak) and is then no longer reported.
 - **Slowest tests** (per SDK): the newest run with test rows, not-skipped tests by duration.
@@ -35,6 +46,8 @@ days is the runs whose logical date is in (as_of - N days, as_of]):
   earlier runs in the window AND at least `min_seconds` (1 s) more than that median, with at
   least `min_samples` (3) earlier samples; skipped results and missing durations are
   ignored. A median of 0 s counts as an infinite ratio (reported as ratio None).
+- **A test's history** (`test_history`): its outcome, duration and failure message in every run
+  of its SDK that has it, oldest first, with each run's commit.
 """
 
 from __future__ import annotations
@@ -46,6 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sdk_campaigns import history
+from sdk_campaigns.campaign.commits import compare_url
 
 FLAKY_WINDOW_DAYS = 14
 FLAKY_CLEARED_AFTER = 5
@@ -54,6 +68,7 @@ REGRESSION_MIN_SECONDS = 1.0
 REGRESSION_MIN_SAMPLES = 3
 SLOWEST_LIMIT = 10
 READ_ATTEMPTS = 3
+LAST_PASS_LOOKBACK_DAYS = 90
 
 _FAILING_SQL = ", ".join(f"'{s}'" for s in history.FAILING_STATUSES)
 _SUMMARY_COLUMNS = [
@@ -62,6 +77,10 @@ _SUMMARY_COLUMNS = [
     "run_id",
     "status",
     "image_digest",
+    "commit",
+    "commit_kind",
+    "repo_url",
+    "lane",
     "passed",
     "failed",
     "error",
@@ -100,15 +119,15 @@ class HistoryAnalytics:
         sdk: str | None = None,
         as_of: str | datetime | None = None,
         threads: int | None = None,
+        lane: str = history.OFFICIAL_LANE,
     ):
-        self.uri, self.dag_id = uri, dag_id
+        self.uri, self.dag_id, self.lane = uri, dag_id, lane
         self.local = history.is_local(uri)
         self.con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
-        table = history.summaries_table(uri, dag_id, sdk=sdk)
+        table = history.summaries_table(uri, dag_id, sdk=sdk, lane=lane)
         t_us = pc.cast(pc.cast(table.column("logical_time"), pa.timestamp("us")), pa.int64())
         table = table.select(_SUMMARY_COLUMNS).append_column("t_us", t_us)
-        if as_of is not None:
-            table = table.filter(pc.less_equal(table.column("t_us"), _epoch_us(as_of)))
+        table = table.filter(pc.less_equal(table.column("t_us"), _epoch_us(as_of or datetime.now(UTC))))
         table = table.append_column("run", pa.array(range(table.num_rows), pa.int32()))
         self.summaries = table
         self.con.register("summaries", table)
@@ -134,6 +153,17 @@ class HistoryAnalytics:
     def _since_us(self, days: float) -> int:
         return self.as_of_us - int(days * 86_400 * 1_000_000)
 
+    def _runs_of(self, sdks: set[str], since_us: int | None = None) -> tuple[int, ...]:
+        """The runs with test rows of these SDKs (logical dates >= since_us), by run number."""
+        table = self.summaries
+        mask = pc.and_(
+            pc.is_in(table.column("sdk"), pa.array(sorted(sdks), pa.string())),
+            pc.greater(table.column("row_count"), 0),
+        )
+        if since_us is not None:
+            mask = pc.and_(mask, pc.greater_equal(table.column("t_us"), since_us))
+        return tuple(table.filter(mask).column("run").to_pylist())
+
     def _select_runs(self, name: str, where: str, params: list, newest: int | None = None) -> str:
         """Temp table `name`: the runs with test rows matching `where`, ranked newest first per SDK.
 
@@ -143,7 +173,8 @@ class HistoryAnalytics:
             f"""
             CREATE OR REPLACE TEMP TABLE {name} AS
             SELECT * FROM (
-                SELECT run, sdk, logical_date, t_us, image_digest AS digest,
+                SELECT run, sdk, logical_date, t_us, commit, repo_url,
+                       CASE WHEN commit_kind <> 'unknown' THEN commit END AS code,
                        row_number() OVER (PARTITION BY sdk ORDER BY t_us DESC) AS rank
                 FROM summaries WHERE row_count > 0 AND ({where}))
             WHERE {keep}
@@ -221,7 +252,7 @@ class HistoryAnalytics:
         where, params = ("t_us >= ?", [_epoch_us(since)]) if since is not None else ("TRUE", [])
         return self._dicts(
             f"""
-            SELECT sdk, logical_date, status, run_id,
+            SELECT sdk, logical_date, status, run_id, commit, commit_kind, repo_url, lane,
                    coalesce(passed, 0) AS passed, coalesce(failed, 0) AS failed,
                    coalesce(error, 0) AS error, coalesce(skipped, 0) AS skipped,
                    coalesce(total, 0) AS total,
@@ -239,7 +270,8 @@ class HistoryAnalytics:
         """Per SDK: newest status and date, broken_since, failing_runs (the streak), last_passed."""
         rows = self._dicts(
             f"""
-            WITH o AS (SELECT sdk, logical_date, t_us, status, status IN ({_FAILING_SQL}) AS failing
+            WITH o AS (SELECT sdk, logical_date, t_us, status, commit, commit_kind, repo_url,
+                              status IN ({_FAILING_SQL}) AS failing
                        FROM summaries),
                  ok AS (SELECT sdk, max(t_us) FILTER (WHERE NOT failing) AS last_ok FROM o GROUP BY sdk),
                  s AS (SELECT o.*, o.failing AND (ok.last_ok IS NULL OR o.t_us > ok.last_ok) AS streak
@@ -249,10 +281,27 @@ class HistoryAnalytics:
                    arg_max(logical_date, t_us) AS latest,
                    arg_min(logical_date, t_us) FILTER (WHERE streak) AS broken_since,
                    count(*) FILTER (WHERE streak) AS failing_runs,
-                   arg_max(logical_date, t_us) FILTER (WHERE NOT failing) AS last_passed
+                   arg_max(logical_date, t_us) FILTER (WHERE NOT failing) AS last_passed,
+                   arg_min(commit, t_us) FILTER (WHERE streak AND commit_kind <> 'unknown')
+                       AS first_failing_commit,
+                   arg_min(repo_url, t_us) FILTER (WHERE streak AND commit_kind <> 'unknown')
+                       AS first_failing_repo_url,
+                   arg_max(commit, t_us) FILTER (WHERE NOT failing) AS last_passed_commit,
+                   arg_max(repo_url, t_us) FILTER (WHERE NOT failing) AS last_passed_repo_url
             FROM s GROUP BY sdk ORDER BY sdk
             """
         )
+        for row in rows:
+            if not row["broken_since"]:
+                row["first_failing_commit"] = row["first_failing_repo_url"] = None
+            row["compare_url"] = _compare(
+                row["last_passed_repo_url"],
+                row["last_passed_commit"],
+                row["first_failing_repo_url"],
+                row["first_failing_commit"],
+            )
+            row["repo_url"] = row.pop("first_failing_repo_url") or row.pop("last_passed_repo_url")
+            row.pop("last_passed_repo_url", None)
         return {row.pop("sdk"): row for row in rows}
 
     def test_changes(self) -> dict[str, dict]:
@@ -289,14 +338,66 @@ class HistoryAnalytics:
             ORDER BY cur.sdk, cur.test_id
             """
         )
+        last_passes = self._last_passes([c for c in changes if c["outcome"] == 2])
         for change in self._with_names(changes, message=True):
             failing = change["outcome"] == 2
             entry = {k: change[k] for k in ("test_id", "classname", "name")}
             entry["previous"] = _OUTCOME_NAMES[change["previous"]]
             if failing:
                 entry["message"] = change["message"]
+                entry.update(last_passes.get((change["sdk"], change["test_id"]), _NO_LAST_PASS))
             result[change["sdk"]]["newly_failing" if failing else "newly_fixed"].append(entry)
         return result
+
+    def _run_commit(self, run: int) -> tuple[str | None, str | None]:
+        """(commit, repo_url) of a run when its commit is known, else (None, None)."""
+        if self.summaries.column("commit_kind")[run].as_py() == "unknown":
+            return None, None
+        return self.summaries.column("commit")[run].as_py(), self.summaries.column("repo_url")[run].as_py()
+
+    def _last_passes(self, failing: list[dict]) -> dict[tuple[str, str], dict]:
+        """For each newly failing {sdk, run, test_id}: its first failing commit (that run's) and the
+        newest earlier run within LAST_PASS_LOOKBACK_DAYS where it passed, with its commit."""
+        if not failing:
+            return {}
+        runs = self._runs_of({f["sdk"] for f in failing}, self._since_us(LAST_PASS_LOOKBACK_DAYS))
+        outcomes = self._outcomes(runs)
+        wanted = pa.table(
+            {
+                "run": pa.array([f["run"] for f in failing], pa.int32()),
+                "test_id": pa.array([f["test_id"] for f in failing], pa.string()),
+            }
+        )
+        self.con.register("_failing_now", wanted)
+        found = {
+            (run, test_id): passed_run
+            for run, test_id, passed_run in self.con.execute(
+                f"""
+                SELECT f.run, f.test_id, arg_max(o.run, s.t_us) AS passed_run
+                FROM _failing_now f JOIN summaries now ON now.run = f.run
+                JOIN {outcomes} o ON o.test_id = f.test_id AND o.outcome = 1
+                JOIN summaries s ON s.run = o.run AND s.sdk = now.sdk AND s.t_us < now.t_us
+                GROUP BY ALL
+                """
+            ).fetchall()
+        }
+        self.con.unregister("_failing_now")
+        answers = {}
+        for item in failing:
+            first_commit, first_repo = self._run_commit(item["run"])
+            passed_run = found.get((item["run"], item["test_id"]))
+            last_commit, last_repo, last_date = None, None, None
+            if passed_run is not None:
+                last_commit, last_repo = self._run_commit(passed_run)
+                last_date = self.summaries.column("logical_date")[passed_run].as_py()
+            answers[(item["sdk"], item["test_id"])] = {
+                "first_failing_commit": first_commit,
+                "last_passed": last_date,
+                "last_passed_commit": last_commit,
+                "repo_url": first_repo or last_repo,
+                "compare_url": _compare(last_repo, last_commit, first_repo, first_commit),
+            }
+        return answers
 
     def flaky_tests(
         self, window_days: float = FLAKY_WINDOW_DAYS, cleared_after: int = FLAKY_CLEARED_AFTER
@@ -309,12 +410,12 @@ class HistoryAnalytics:
             f"""
             WITH failed AS (SELECT DISTINCT m.sdk, o.test_id
                             FROM {outcomes} o JOIN window_runs m USING (run) WHERE o.outcome = 2),
-                 o AS (SELECT m.sdk, m.t_us, m.logical_date, m.digest, o.run, o.test_id, o.outcome
+                 o AS (SELECT m.sdk, m.t_us, m.logical_date, m.code, o.run, o.test_id, o.outcome
                        FROM {outcomes} o JOIN window_runs m USING (run)
                        SEMI JOIN failed ON failed.sdk = m.sdk AND failed.test_id = o.test_id
                        WHERE o.outcome > 0),
-                 mixed AS (SELECT sdk, test_id, list(digest ORDER BY digest) AS digests FROM (
-                               SELECT sdk, test_id, digest FROM o WHERE coalesce(digest, '') <> ''
+                 mixed AS (SELECT sdk, test_id, list(code ORDER BY code) AS commits FROM (
+                               SELECT sdk, test_id, code FROM o WHERE code IS NOT NULL
                                GROUP BY ALL
                                HAVING min(t_us) FILTER (WHERE outcome = 2)
                                       < max(t_us) FILTER (WHERE outcome = 1))
@@ -332,7 +433,7 @@ class HistoryAnalytics:
                            GROUP BY ALL)
             SELECT stats.sdk, stats.run, stats.test_id, stats.passes, stats.failures, stats.last_failed,
                    coalesce(since.passes_since_last_failure, 0) AS passes_since_last_failure,
-                   mixed.digests
+                   mixed.commits
             FROM stats JOIN mixed USING (sdk, test_id) LEFT JOIN since USING (sdk, test_id)
             WHERE coalesce(since.passes_since_last_failure, 0) < ?
             ORDER BY stats.sdk, stats.test_id
@@ -341,7 +442,7 @@ class HistoryAnalytics:
         )
         keys = ("sdk", "test_id", "classname", "name", "passes", "failures", "last_failed")
         return [
-            {**{k: f[k] for k in keys}, **{k: f[k] for k in ("passes_since_last_failure", "digests")}}
+            {**{k: f[k] for k in keys}, **{k: f[k] for k in ("passes_since_last_failure", "commits")}}
             for f in self._with_names(found)
         ]
 
@@ -407,6 +508,40 @@ class HistoryAnalytics:
         )
         return [{k: f[k] for k in keys} for f in self._with_names(found)]
 
+    def test_history(self, sdk: str, test_id: str) -> list[dict]:
+        """One test's outcome in every run of its SDK that has it, oldest first (see the module doc)."""
+        runs = self._runs_of({sdk})
+        if not runs:
+            return []
+        columns = ["test_id", "classname", "name", "status", "duration", "message"]
+        self._files(runs, columns).create_view("_one_test", replace=True)
+        found = self._dicts(
+            f"""
+            SELECT run, {_OUTCOME_SQL} AS outcome, count(*) AS cases,
+                   max(duration) FILTER (WHERE status <> 'skipped') AS duration,
+                   min(message) FILTER (WHERE status IN ('failed', 'error')) AS message,
+                   min(classname) AS classname, min(name) AS name
+            FROM _one_test WHERE test_id = ? GROUP BY run ORDER BY run
+            """,
+            [test_id],
+        )
+        keys = ("logical_date", "run_id", "status", "commit", "commit_kind", "repo_url", "image_digest")
+        summaries = self.summaries.select(list(keys)).to_pylist()
+        entries = []
+        for item in found:
+            summary = summaries[item["run"]]
+            entries.append(
+                {
+                    "sdk": sdk,
+                    "test_id": test_id,
+                    **{k: summary[k] for k in keys if k != "status"},
+                    "sdk_status": summary["status"],
+                    "outcome": _OUTCOME_NAMES[item["outcome"]],
+                    **{k: item[k] for k in ("duration", "message", "classname", "name", "cases")},
+                }
+            )
+        return entries
+
     def dashboard(
         self, *, since: str | datetime | None = None, window_days: float = FLAKY_WINDOW_DAYS
     ) -> dict:
@@ -422,6 +557,22 @@ class HistoryAnalytics:
         }
 
 
+_NO_LAST_PASS = {
+    "first_failing_commit": None,
+    "last_passed": None,
+    "last_passed_commit": None,
+    "repo_url": None,
+    "compare_url": None,
+}
+
+
+def _compare(base_repo: str | None, base: str | None, head_repo: str | None, head: str | None) -> str | None:
+    """The forge's compare page from base to head, when both are commits of the same repository."""
+    if not (base and head and base_repo and base_repo == head_repo) or base == head:
+        return None
+    return compare_url(base_repo, base, head)
+
+
 def _reading_a_moving_history(answer):
     """answer(), again if a concurrent rerun replaced a partition between our listing and our
     reading of its files (its superseded files are deleted on commit): list again and re-read."""
@@ -433,10 +584,29 @@ def _reading_a_moving_history(answer):
                 raise
 
 
-def dashboard(uri: str, dag_id: str, *, sdk: str | None = None, as_of: str | datetime | None = None) -> dict:
+def dashboard(
+    uri: str,
+    dag_id: str,
+    *,
+    sdk: str | None = None,
+    as_of: str | datetime | None = None,
+    lane: str = history.OFFICIAL_LANE,
+) -> dict:
     def answer() -> dict:
-        with HistoryAnalytics(uri, dag_id, sdk=sdk, as_of=as_of) as analytics:
+        with HistoryAnalytics(uri, dag_id, sdk=sdk, as_of=as_of, lane=lane) as analytics:
             return analytics.dashboard()
+
+    return _reading_a_moving_history(answer)
+
+
+def test_history(
+    uri: str, dag_id: str, sdk: str, test_id: str, *, lane: str = history.OFFICIAL_LANE
+) -> list[dict]:
+    """HistoryAnalytics.test_history, re-read if a rerun replaced a partition meanwhile."""
+
+    def answer() -> list[dict]:
+        with HistoryAnalytics(uri, dag_id, sdk=sdk, lane=lane) as analytics:
+            return analytics.test_history(sdk, test_id)
 
     return _reading_a_moving_history(answer)
 
@@ -473,7 +643,12 @@ def _run_findings(uri: str, dag_id: str, logical_date: str | datetime) -> dict:
         "fixed": fixed,
         "new_flaky": [f for f in flaky if (f["sdk"], f["test_id"]) not in was_flaky],
         "broken": [
-            {"sdk": sdk, "since": state["broken_since"], "status": state["status"]}
+            {
+                "sdk": sdk,
+                "since": state["broken_since"],
+                "status": state["status"],
+                **{k: state[k] for k in ("first_failing_commit", "last_passed_commit", "compare_url")},
+            }
             for sdk, state in broken.items()
             if state["broken_since"] and _epoch_us(state["broken_since"]) == this_us
         ],

@@ -10,6 +10,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sdk_campaigns.campaign.plan import ADHOC_LANE, OFFICIAL_LANE
+
 INDEX_FILE = "_summaries.parquet"
 # Files of an uncommitted write younger than this are left alone where no lock protects them
 # (S3 partitions; the summary cache's temp files).
@@ -17,10 +19,8 @@ ORPHAN_GRACE = timedelta(hours=1)
 DATE_DIR = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d)(\d\d)(\d\d)(?:\.(\d{6}))?Z$")
 SUMMARY_FILE = re.compile(r"^summary-(\d{8}T\d{12}Z-[0-9a-f]{8})\.parquet$")
 ROWS_FILE = re.compile(r"^rows-(\d{8}T\d{12}Z-[0-9a-f]{8})\.parquet$")
-# Runs with overrides (another repository, ref or command) are the "adhoc" lane: kept in a folder of
-# their own beside the DAG's, so they can never replace or mix with an official partition.
-OFFICIAL_LANE = "official"
-ADHOC_LANE = "adhoc"
+# Runs with overrides (another repository, ref or command) are the "adhoc" lane (campaign/plan.py): kept
+# in a folder of their own beside the DAG's, so they can never replace or mix with an official partition.
 LANES = (OFFICIAL_LANE, ADHOC_LANE)
 LANE_SEPARATOR = "~"  # never in a safe_name: "<dag>~adhoc" cannot be another DAG's folder
 

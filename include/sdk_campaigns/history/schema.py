@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sdk_campaigns.campaign.commits import COMMIT_KINDS
+from sdk_campaigns.campaign.commits import UNKNOWN as UNKNOWN_COMMIT
 from sdk_campaigns.campaign.validation import RESULT_COLUMNS
 from sdk_campaigns.history.layout import LANES, OFFICIAL_LANE, HistoryError, logical_time
 
@@ -43,8 +45,6 @@ _STRING_FIELDS = (
     "lane",
     "overrides",
 )
-UNKNOWN_COMMIT = "unknown"
-COMMIT_KINDS = ("git", "image_source", UNKNOWN_COMMIT)
 # What a summary that does not say (a version 2 file, a caller that never knew) reads as.
 SUMMARY_DEFAULTS = {
     "commit": UNKNOWN_COMMIT,
