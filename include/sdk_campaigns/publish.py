@@ -1,12 +1,15 @@
 """The publish task, step by step: what one finished campaign run leaves behind.
 
 1. send_run_metrics     the run's CloudWatch summary (SDKs tested, failing, broken)
-2. store_history        one history partition per SDK (idempotent per logical date and SDK)
-3. write_reports        the run's report, latest.html, feed.json and badges
+2. store_history        one history partition per SDK (idempotent per lane, logical date and SDK)
+3. write_reports        the run's report with its tests' history pages, latest.html, feed.json, badges
 4. upload_reports       production: the published folder to report_s3_uri
-5. record_asset_event   the history Asset's event, naming the date and statuses it brought
+5. record_asset_event   the history Asset's event, naming the date, lane and statuses it brought
 6. announce_findings    alerts on regressions, new flaky tests and newly broken SDKs
 7. apply_retention      history partitions older than history_retention_days are deleted
+
+An ad hoc run (one with overrides: campaign/plan.py) gets its history partitions in the ad hoc lane
+and its own report, and nothing else: no run metrics, no latest.html, feed or badges, no alerts.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sdk_campaigns.campaign import collect as collecting
 from sdk_campaigns.campaign import metrics, outcomes
 from sdk_campaigns.campaign.assets import history_asset
 from sdk_campaigns.campaign.aws import AwsContext
-from sdk_campaigns.campaign.plan import RunPlan
+from sdk_campaigns.campaign.plan import OFFICIAL_LANE, RunPlan
 from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns.reporting import report
 
@@ -34,13 +37,21 @@ def publish_run(
     # Checked as they are read: a refused outcome is results_invalid here, and none of its rows are stored.
     found = outcomes.read_outcomes(aws.client("s3"), config.campaign.results_bucket, run, config.limits)
     report_file = report.report_path(config.report_dir(), run.dag_id, run.run_id)
-    send_run_metrics(aws.client("cloudwatch"), run, found)
+    official = run.lane == OFFICIAL_LANE
+    if official:
+        send_run_metrics(aws.client("cloudwatch"), run, found)
     store_history(config.history_uri(), run, found, validation, report_file)
-    write_reports(config, run, validation, report_file)
+    if official:
+        write_reports(config, run, validation, report_file)
+    else:
+        write_adhoc_report(config, run, validation, report_file)
     if config.campaign.report_s3_uri:
         upload_reports(config, aws.client("s3"), run, report_file)
     record_asset_event(config, outlet_events, run, found)
-    announce_findings(config, run, report_file, aws)
+    if official:
+        announce_findings(config, run, report_file, aws)
+    else:
+        log.info("ad hoc run: no alerts; the official record is unchanged")
     if config.campaign.history_retention_days:  # after the report: an old backfill still gets one
         apply_retention(config)
     return str(report_file)
@@ -88,19 +99,24 @@ def write_reports(config: CampaignConfig, run: RunPlan, validation: dict, report
     """The run's report with the campaign's dashboard, latest.html (unless this run is a backfill
     of an older date), feed.json and badges."""
     from sdk_campaigns.history import analytics
-    from sdk_campaigns.reporting import feed
+    from sdk_campaigns.reporting import feed, test_pages
 
     uri = config.history_uri()
     summaries = history.read_summaries(uri, run.dag_id)
     dashboard = analytics.dashboard(uri, run.dag_id)
+    partitions = history.read_run(uri, run.dag_id, run.logical_date)
+    pages = write_test_pages(uri, run, report_file, summaries, dashboard, partitions)
     html = report.render_report(
         dag_id=run.dag_id,
         run_id=run.run_id,
         logical_date=run.logical_date,
-        partitions=history.read_run(uri, run.dag_id, run.logical_date),
+        partitions=partitions,
         validation=validation,
         history=summaries,
         dashboard=dashboard,
+        test_link=lambda sdk, test_id: (
+            test_pages.offline_link(sdk, test_id) if (sdk, test_id) in pages else None
+        ),
     )
     report.write_report(report_file, html, update_latest=report.is_newest_run(summaries, run.logical_date))
     base_url = config.campaign.report_base_url.rstrip("/")
@@ -111,6 +127,61 @@ def write_reports(config: CampaignConfig, run: RunPlan, validation: dict, report
         base_url=f"{base_url}/{run.dag_id}/" if base_url else "",
     )
     log.info("report at %s", report_file)
+
+
+def write_test_pages(
+    uri: str, run: RunPlan, report_file: Path, summaries: list[dict], dashboard: dict, partitions: list[dict]
+) -> set[tuple[str, str]]:
+    """A history page (reporting/test_pages.py) beside the run's report for each test the report
+    names: this run's failing tests, then the dashboard's changed, flaky, slow and slowest ones, up to
+    MAX_PAGES_PER_RUN. Returns the (sdk, test_id) pages written."""
+    from sdk_campaigns.history import analytics
+    from sdk_campaigns.reporting import test_pages
+
+    wanted: dict[tuple[str, str], None] = {}
+    for partition in partitions:
+        for row in partition["rows"]:
+            if row["status"] in ("failed", "error"):
+                wanted[(row["sdk"], row["test_id"])] = None
+    for sdk, change in dashboard.get("test_changes", {}).items():
+        for test in change["newly_failing"] + change["newly_fixed"]:
+            wanted[(sdk, test["test_id"])] = None
+    for test in dashboard.get("flaky_tests", []) + dashboard.get("duration_regressions", []):
+        wanted[(test["sdk"], test["test_id"])] = None
+    for sdk, tests in dashboard.get("slowest_tests", {}).items():
+        for test in tests:
+            wanted[(sdk, test["test_id"])] = None
+    chosen = list(wanted)[: test_pages.MAX_PAGES_PER_RUN]
+    by_sdk: dict[str, list[str]] = {}
+    for sdk, test_id in chosen:
+        by_sdk.setdefault(sdk, []).append(test_id)
+    pages = {}
+    for sdk, test_ids in by_sdk.items():
+        for test_id, entries in analytics.test_histories(uri, run.dag_id, sdk, test_ids).items():
+            pages[(sdk, test_id)] = entries
+    links = (
+        report.run_report_links(summaries, base="../../"),
+        report.run_log_links(summaries, base="../../"),
+    )
+    test_pages.write_offline_pages(report_file.parent, pages, summaries_links=links)
+    return set(pages)
+
+
+def write_adhoc_report(config: CampaignConfig, run: RunPlan, validation: dict, report_file: Path) -> None:
+    """An ad hoc run's own report: its results and its lane's recent runs; never latest.html, the
+    feed or badges, and no official dashboard."""
+    uri = config.history_uri()
+    html = report.render_report(
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        logical_date=run.logical_date,
+        partitions=history.read_run(uri, run.dag_id, run.logical_date, lane=run.lane),
+        validation=validation,
+        history=history.read_summaries(uri, run.dag_id, lane=run.lane),
+        lane=run.lane,
+    )
+    report.write_report(report_file, html, update_latest=False)
+    log.info("ad hoc report at %s", report_file)
 
 
 def upload_reports(config: CampaignConfig, s3, run: RunPlan, report_file: Path) -> None:
@@ -130,6 +201,7 @@ def record_asset_event(config: CampaignConfig, outlet_events, run: RunPlan, foun
     outlet_events[history_asset(config)].extra = {
         "logical_date": run.logical_date,
         "run_id": run.run_id,
+        "lane": run.lane,
         "statuses": {o["sdk"]: o["status"] for o in found},
         "history_uri": config.history_uri(),
     }

@@ -510,37 +510,42 @@ class HistoryAnalytics:
 
     def test_history(self, sdk: str, test_id: str) -> list[dict]:
         """One test's outcome in every run of its SDK that has it, oldest first (see the module doc)."""
+        return self.test_histories(sdk, [test_id])[test_id]
+
+    def test_histories(self, sdk: str, test_ids: list[str]) -> dict[str, list[dict]]:
+        """test_history of several tests of one SDK, in one scan of its rows files."""
+        answers: dict[str, list[dict]] = {test_id: [] for test_id in test_ids}
         runs = self._runs_of({sdk})
-        if not runs:
-            return []
+        if not runs or not test_ids:
+            return answers
         columns = ["test_id", "classname", "name", "status", "duration", "message"]
-        self._files(runs, columns).create_view("_one_test", replace=True)
+        self._files(runs, columns).create_view("_tests_rows", replace=True)
+        self.con.register("_wanted_ids", pa.table({"test_id": pa.array(sorted(set(test_ids)), pa.string())}))
         found = self._dicts(
             f"""
-            SELECT run, {_OUTCOME_SQL} AS outcome, count(*) AS cases,
+            SELECT run, test_id, {_OUTCOME_SQL} AS outcome, count(*) AS cases,
                    max(duration) FILTER (WHERE status <> 'skipped') AS duration,
                    min(message) FILTER (WHERE status IN ('failed', 'error')) AS message,
                    min(classname) AS classname, min(name) AS name
-            FROM _one_test WHERE test_id = ? GROUP BY run ORDER BY run
-            """,
-            [test_id],
+            FROM _tests_rows SEMI JOIN _wanted_ids USING (test_id) GROUP BY ALL ORDER BY test_id, run
+            """
         )
-        keys = ("logical_date", "run_id", "status", "commit", "commit_kind", "repo_url", "image_digest")
-        summaries = self.summaries.select(list(keys)).to_pylist()
-        entries = []
+        self.con.unregister("_wanted_ids")
+        keys = ("logical_date", "run_id", "commit", "commit_kind", "repo_url", "image_digest")
+        summaries = self.summaries.select([*keys, "status"]).to_pylist()
         for item in found:
             summary = summaries[item["run"]]
-            entries.append(
+            answers[item["test_id"]].append(
                 {
                     "sdk": sdk,
-                    "test_id": test_id,
-                    **{k: summary[k] for k in keys if k != "status"},
+                    "test_id": item["test_id"],
+                    **{k: summary[k] for k in keys},
                     "sdk_status": summary["status"],
                     "outcome": _OUTCOME_NAMES[item["outcome"]],
                     **{k: item[k] for k in ("duration", "message", "classname", "name", "cases")},
                 }
             )
-        return entries
+        return answers
 
     def dashboard(
         self, *, since: str | datetime | None = None, window_days: float = FLAKY_WINDOW_DAYS
@@ -599,16 +604,22 @@ def dashboard(
     return _reading_a_moving_history(answer)
 
 
+def test_histories(
+    uri: str, dag_id: str, sdk: str, test_ids: list[str], *, lane: str = history.OFFICIAL_LANE
+) -> dict[str, list[dict]]:
+    """HistoryAnalytics.test_histories, re-read if a rerun replaced a partition meanwhile."""
+
+    def answer() -> dict[str, list[dict]]:
+        with HistoryAnalytics(uri, dag_id, sdk=sdk, lane=lane) as analytics:
+            return analytics.test_histories(sdk, test_ids)
+
+    return _reading_a_moving_history(answer)
+
+
 def test_history(
     uri: str, dag_id: str, sdk: str, test_id: str, *, lane: str = history.OFFICIAL_LANE
 ) -> list[dict]:
-    """HistoryAnalytics.test_history, re-read if a rerun replaced a partition meanwhile."""
-
-    def answer() -> list[dict]:
-        with HistoryAnalytics(uri, dag_id, sdk=sdk, lane=lane) as analytics:
-            return analytics.test_history(sdk, test_id)
-
-    return _reading_a_moving_history(answer)
+    return test_histories(uri, dag_id, sdk, [test_id], lane=lane)[test_id]
 
 
 def run_findings(uri: str, dag_id: str, logical_date: str | datetime) -> dict:

@@ -11,6 +11,8 @@ Input: `analytics.dashboard(...)`. Every name, message and link in it is treated
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from markupsafe import Markup
 
 from sdk_campaigns.history.analytics import (
@@ -25,15 +27,27 @@ from sdk_campaigns.reporting.charts import percent, status_label
 
 FLAKY_RULE = (
     f"A test is flaky when, within the last {FLAKY_WINDOW_DAYS} days, it both failed and later passed "
-    "on the same image digest (the same code under test). It is cleared after "
-    f"{FLAKY_CLEARED_AFTER} passes in a row since its last failure. A test that passed on one "
-    "digest and fails on another changed; a test that keeps failing is broken, not flaky."
+    "on the same commit (the code under test: the resolved git commit, or the image's content tag for "
+    f"its own sample suite). It is cleared after {FLAKY_CLEARED_AFTER} passes in a row since its last "
+    "failure. A test that passed on one commit and fails on another changed; a test that keeps failing "
+    "is broken, not flaky."
 )
 DURATION_RULE = (
     f"Tests of each SDK's newest run that took at least {REGRESSION_MIN_RATIO:g} times their median "
     f"over at least {REGRESSION_MIN_SAMPLES} earlier runs of the last {FLAKY_WINDOW_DAYS} days, "
     f"and at least {REGRESSION_MIN_SECONDS:g} s more."
 )
+
+
+def _short(commit: str | None) -> str:
+    """A commit as a table shows it: 12 hex digits of a SHA, "–" when there is none."""
+    if not commit or commit == "unknown":
+        return "–"
+    return commit[:12] if len(commit) > 20 else commit
+
+
+def _test_href(test_link, sdk: str, test: dict) -> str | None:
+    return test_link(sdk, test["test_id"]) if test_link and test.get("test_id") else None
 
 
 def _display_name(test: dict) -> str:
@@ -84,13 +98,16 @@ def _current_state(dashboard: dict, run_links: dict, log_links: dict) -> list[di
                 "broken_since": state.get("broken_since") or "–",
                 "failing_runs": state.get("failing_runs", 0),
                 "last_passed": state.get("last_passed") or "never",
+                "last_passed_commit": _short(state.get("last_passed_commit")),
+                "first_failing_commit": _short(state.get("first_failing_commit")),
+                "compare": state.get("compare_url"),
                 "links": _run_and_logs(sdk, entry.get("run_id"), run_links, log_links),
             }
         )
     return rows
 
 
-def _changes(dashboard: dict, run_links: dict, log_links: dict) -> list[dict]:
+def _changes(dashboard: dict, run_links: dict, log_links: dict, test_link) -> list[dict]:
     runs = {(e["sdk"], e["logical_date"]): e.get("run_id") for e in dashboard.get("pass_fail_history", [])}
     rows = []
     for sdk, change in sorted(dashboard.get("test_changes", {}).items()):
@@ -102,36 +119,42 @@ def _changes(dashboard: dict, run_links: dict, log_links: dict) -> list[dict]:
                     {
                         "sdk": sdk,
                         "test": _display_name(test),
+                        "test_href": _test_href(test_link, sdk, test),
                         "change": kind,
                         "before": test.get("previous") or "new",
                         "message": test.get("message") or "",
                         "compared": compared,
+                        "last_passed_commit": _short(test.get("last_passed_commit")),
+                        "first_failing_commit": _short(test.get("first_failing_commit")),
+                        "compare": test.get("compare_url"),
                         "links": links,
                     }
                 )
     return rows
 
 
-def _flaky(dashboard: dict) -> list[dict]:
+def _flaky(dashboard: dict, test_link) -> list[dict]:
     return [
         {
             "sdk": test["sdk"],
             "test": _display_name(test),
+            "test_href": _test_href(test_link, test["sdk"], test),
             "failures": test["failures"],
             "passes": test["passes"],
             "last_failed": test.get("last_failed") or "",
             "passes_since": f"{test['passes_since_last_failure']} of {FLAKY_CLEARED_AFTER}",
-            "digests": test.get("digests", []),
+            "commits": [_short(c) for c in test.get("commits", [])],
         }
         for test in dashboard.get("flaky_tests", [])
     ]
 
 
-def _duration_regressions(dashboard: dict) -> list[dict]:
+def _duration_regressions(dashboard: dict, test_link) -> list[dict]:
     return [
         {
             "sdk": r["sdk"],
             "test": _display_name(r),
+            "test_href": _test_href(test_link, r["sdk"], r),
             "duration": _seconds(r["duration"]),
             "median": _seconds(r["median"]),
             "ratio": "∞" if r.get("ratio") is None else f"{r['ratio']:.2f}×",
@@ -142,11 +165,12 @@ def _duration_regressions(dashboard: dict) -> list[dict]:
     ]
 
 
-def _slowest(dashboard: dict) -> list[dict]:
+def _slowest(dashboard: dict, test_link) -> list[dict]:
     return [
         {
             "sdk": sdk,
             "test": _display_name(t),
+            "test_href": _test_href(test_link, sdk, t),
             "duration": _seconds(t["duration"]),
             "outcome": t.get("outcome") or "",
             "logical_date": t["logical_date"],
@@ -156,8 +180,15 @@ def _slowest(dashboard: dict) -> list[dict]:
     ]
 
 
-def dashboard_view(dashboard: dict, *, run_links: dict | None = None, log_links: dict | None = None) -> dict:
-    """What templates/dashboard.html.j2 shows as `board`: plain values, escaped by the template."""
+def dashboard_view(
+    dashboard: dict,
+    *,
+    run_links: dict | None = None,
+    log_links: dict | None = None,
+    test_link: Callable[[str, str], str | None] | None = None,
+) -> dict:
+    """What templates/dashboard.html.j2 shows as `board`: plain values, escaped by the template.
+    test_link(sdk, test_id): the URL of that test's history page, or None."""
     run_links, log_links = run_links or {}, log_links or {}
     history = dashboard.get("pass_fail_history", [])
     return {
@@ -168,12 +199,12 @@ def dashboard_view(dashboard: dict, *, run_links: dict | None = None, log_links:
         "legend_svg": Markup(charts.status_legend_svg()),
         "heatmap_svg": Markup(charts.heatmap_svg(history, run_links=run_links)),
         "trend_svg": Markup(charts.trend_svg(history)),
-        "changes": _changes(dashboard, run_links, log_links),
+        "changes": _changes(dashboard, run_links, log_links, test_link),
         "flaky_rule": FLAKY_RULE,
-        "flaky": _flaky(dashboard),
+        "flaky": _flaky(dashboard, test_link),
         "duration_rule": DURATION_RULE,
-        "duration_regressions": _duration_regressions(dashboard),
-        "slowest": _slowest(dashboard),
+        "duration_regressions": _duration_regressions(dashboard, test_link),
+        "slowest": _slowest(dashboard, test_link),
     }
 
 

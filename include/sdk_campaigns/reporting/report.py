@@ -14,11 +14,14 @@ carries a <base> pointing into its run's folder so that the same links work ther
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from sdk_campaigns.campaign.commits import commit_url
 from sdk_campaigns.reporting import templating
 from sdk_campaigns.reporting.charts import STATUS_LABEL, logical_time
 from sdk_campaigns.reporting.dashboard import dashboard_view
@@ -48,11 +51,30 @@ def _seconds(value) -> str:
     return f"{value:.1f} s" if isinstance(value, int | float) else "–"
 
 
-def _sdk_view(partition: dict) -> dict:
+def _commit(summary: dict) -> dict:
+    """The code an SDK's run tested, as the report shows it."""
+    commit = summary.get("commit") or "unknown"
+    return {
+        "commit": commit[:12] if len(commit) > 20 else commit,
+        "commit_kind": summary.get("commit_kind") or "unknown",
+        "commit_href": commit_url(summary.get("repo_url"), commit),
+        "repo_url": summary.get("repo_url") or "",
+    }
+
+
+def _overrides(summary: dict) -> str:
+    """The overrides an ad hoc run used, as compact JSON; "" for none."""
+    raw = summary.get("overrides") or "{}"
+    return "" if raw in ("{}", {}) else raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True)
+
+
+def _sdk_view(partition: dict, test_link=None) -> dict:
     """One SDK's row in the "Per SDK" table and its section, as report.html.j2 shows them."""
     s, rows = partition["summary"], partition["rows"]
     counts = s.get("counts", {})
     return {
+        **_commit(s),
+        "overrides": _overrides(s),
         "sdk": s["sdk"],
         "status": s["status"],
         "status_label": STATUS_LABEL.get(s["status"], s["status"]),
@@ -66,6 +88,7 @@ def _sdk_view(partition: dict) -> dict:
         "tests": [
             {
                 "name": f"{r['classname']}.{r['name']}" if r["classname"] else r["name"],
+                "href": test_link(s["sdk"], r["test_id"]) if test_link else None,
                 "status": r["status"],
                 "duration": _seconds(r["duration"]),
                 "message": r["message"],
@@ -106,15 +129,19 @@ def render_report(
     validation: dict,
     history: list[dict],
     dashboard: dict | None = None,
+    lane: str = "official",
+    test_link=None,
 ) -> str:
-    """The run's report. `history`: the DAG's summaries (history.read_summaries); `dashboard`:
-    analytics.dashboard's answers, shown as the SDK health section when given."""
+    """The run's report. `history`: the DAG's summaries of the run's lane (history.read_summaries);
+    `dashboard`: analytics.dashboard's answers, shown as the SDK health section when given;
+    test_link(sdk, test_id): the link of that test's history page from the run's folder, or None."""
     board = None
     if dashboard is not None:
         board = dashboard_view(
             dashboard,
             run_links=run_report_links(history, base="../"),
             log_links=run_log_links(history, base="../"),
+            test_link=test_link,
         )
     return templating.render(
         "report.html.j2",
@@ -123,7 +150,8 @@ def render_report(
         logical_date=logical_date,
         validation=validation.get("summary", "not run"),
         data_docs=bool(validation.get("data_docs")),
-        sdks=[_sdk_view(partition) for partition in partitions],
+        lane=lane,
+        sdks=[_sdk_view(partition, test_link) for partition in partitions],
         history=_history_view(history),
         board=board,
     )
@@ -181,11 +209,17 @@ def run_log_links(summaries: list[dict], base: str = "") -> dict[tuple[str, str]
     }
 
 
-def is_newest_run(summaries: Iterable[dict], logical_date: str) -> bool:
-    """Whether no summary has a later logical date: a backfill of an old date must not become
-    latest.html."""
+def is_newest_run(summaries: Iterable[dict], logical_date: str, *, now: datetime | None = None) -> bool:
+    """Whether no summary up to now has a later logical date: a backfill of an old date must not
+    become latest.html, and neither may a run whose logical date is still to come (a manual run far
+    in the future would pin it), nor stop later runs from becoming it."""
+    now = now or datetime.now(UTC)
     this = logical_time(logical_date)
-    return all(logical_time(s["logical_date"]) <= this for s in summaries)
+    if this > now:
+        return False
+    return all(
+        logical_time(s["logical_date"]) <= this for s in summaries if logical_time(s["logical_date"]) <= now
+    )
 
 
 def write_report(path: Path, html: str, *, update_latest: bool = True) -> None:
