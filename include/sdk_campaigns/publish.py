@@ -71,7 +71,7 @@ def send_run_metrics(cloudwatch, run: RunPlan, found: list[dict]) -> None:
 def store_history(uri: str, run: RunPlan, found: list[dict], validation: dict, report_file: Path) -> None:
     """One partition per SDK. One SDK's unstorable rows never cost the others their history: that
     SDK keeps its summary, marked results_invalid with the reason."""
-    plans = {sdk_plan.sdk: sdk_plan for sdk_plan in run.sdks}
+    overrides = {sdk_plan.sdk: sdk_plan.overrides for sdk_plan in run.sdks}
     for outcome in found:
         rows = outcome.pop("rows")
         summary = {
@@ -80,7 +80,7 @@ def store_history(uri: str, run: RunPlan, found: list[dict], validation: dict, r
             "run_id": run.run_id,
             "logical_date": run.logical_date,
             "lane": run.lane,
-            "overrides": plans[outcome["sdk"]].overrides,
+            "overrides": overrides.get(outcome["sdk"], {}),
             "validation": validation.get("summary"),
             "report": str(report_file),
         }

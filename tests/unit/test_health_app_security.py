@@ -55,7 +55,7 @@ def published(config):
 def _client(config, monkeypatch, *, task_logs: bool) -> TestClient:
     """The app with Airflow's login stood in for: every request is a user who may read the DAG, and
     its task logs when `task_logs`."""
-    monkeypatch.setattr(health_app, "_summaries", lambda config: [])
+    monkeypatch.setattr(health_app, "_summaries", lambda config, lane="official": [])
     app = health_app.create_app(config)
     (authorized,) = app.router.dependencies
 
@@ -202,7 +202,7 @@ def test_task_log_access_is_asked_of_airflows_auth_manager(config, monkeypatch, 
 
     monkeypatch.setattr(security, "get_auth_manager", lambda: _AuthManager())
     monkeypatch.setattr(security.DagModel, "get_team_name", staticmethod(lambda dag_id: None))
-    monkeypatch.setattr(health_app, "_summaries", lambda config: [])
+    monkeypatch.setattr(health_app, "_summaries", lambda config, lane="official": [])
     _AuthManager.asked.clear()
     page = f"/reports/{DAG}/latest.html"
     with TestClient(health_app.create_app(config)) as client:

@@ -144,6 +144,7 @@ def test_publish_updates_the_history_asset_with_what_it_brought(publish):
     assert event.extra == {
         "logical_date": date,
         "run_id": "r1",
+        "lane": "official",
         "statuses": {"python": "passed", "go": "passed"},
         "history_uri": config.history_uri(),
     }

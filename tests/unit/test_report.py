@@ -82,7 +82,7 @@ def _dashboard() -> dict:
                 "failures": 1,
                 "last_failed": DAY_1,
                 "passes_since_last_failure": 1,
-                "digests": ["sha256:<x>"],
+                "commits": ["sha256:<x>"],
             }
         ],
         "slowest_tests": {

@@ -110,7 +110,7 @@ def _hostile_dashboard() -> dict:
             {"test_id": "t", "classname": None, "name": IMG, "previous": BREAKOUT, "message": IMG}
         ],
     }
-    board["flaky_tests"][0]["digests"].append(BREAKOUT)
+    board["flaky_tests"][0]["commits"].append(BREAKOUT)
     board["slowest_tests"][HOSTILE_SDK] = [
         {"name": BREAKOUT, "logical_date": DAY_2, "outcome": IMG, "duration": 1.0}
     ]
@@ -197,8 +197,12 @@ def health_client(tmp_path, monkeypatch):
             "sdks": {"python": {"image": "python", "test_command": ["pytest"]}},
         }
     )
-    state = {"summaries": [], "dashboard": None}
-    monkeypatch.setattr(health_app, "_summaries", lambda config: state["summaries"])
+    state = {"summaries": [], "adhoc": [], "dashboard": None}
+    monkeypatch.setattr(
+        health_app,
+        "_summaries",
+        lambda config, lane="official": state["summaries" if lane == "official" else lane],
+    )
     monkeypatch.setattr(analytics, "dashboard", lambda uri, dag_id: state["dashboard"])
     app = health_app.create_app(config)
     (authorized,) = app.router.dependencies
@@ -268,4 +272,5 @@ def test_every_template_escapes_and_only_generated_markup_is_trusted():
         "health_page.html.j2",
         "report.html.j2",
         "run_pending.html.j2",
+        "test_page.html.j2",
     }

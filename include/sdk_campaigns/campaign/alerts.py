@@ -65,6 +65,9 @@ FIELD_LIMITS = {
     "status": 40,
     "since": 40,
     "reason": 500,
+    "first_failing_commit": 64,
+    "last_passed_commit": 64,
+    "compare_url": 400,
 }
 DEFAULT_FIELD_LIMIT = 200
 TOP_LEVEL_LIMITS = {"dag_id": 250, "logical_date": 40, "run_id": 250, "report": 2000}
@@ -175,10 +178,27 @@ def _sdks(items: list[dict]) -> list[str]:
     return sorted({inert(item.get("sdk", "")) for item in items if item.get("sdk")})
 
 
+def _commits(item: dict) -> str:
+    """ " (last passed at <sha>, first failed at <sha>: <compare link>)", or "" when unknown."""
+    short = {k: (item.get(k) or "")[:12] for k in ("last_passed_commit", "first_failing_commit")}
+    if not any(short.values()):
+        return ""
+    parts = [
+        f"{label} {code(short[k])}"
+        for k, label in (
+            ("last_passed_commit", "last passed at"),
+            ("first_failing_commit", "first failed at"),
+        )
+        if short[k]
+    ]
+    link = f": {inert(item['compare_url'])}" if item.get("compare_url") else ""
+    return f" ({', '.join(parts)}{link})"
+
+
 def _test_label(item: dict) -> str:
     name = item.get("name") or item.get("test_id") or "(unnamed test)"
     classname = item.get("classname")
-    label = code(f"{classname}.{name}" if classname else name)
+    label = code(f"{classname}.{name}" if classname else name) + _commits(item)
     return f"[{inert(item['sdk'])}] {label}" if item.get("sdk") else label
 
 
@@ -188,6 +208,7 @@ def _broken_label(item: dict) -> str:
         line += f": {inert(item['status'])}"
     if item.get("since"):
         line += f" since {inert(item['since'])}"
+    line += _commits(item)
     if item.get("reason"):
         line += f" ({code(item['reason'])})"
     return line

@@ -27,7 +27,7 @@ from sdk_campaigns.reporting.charts import percent, status_label
 
 FLAKY_RULE = (
     f"A test is flaky when, within the last {FLAKY_WINDOW_DAYS} days, it both failed and later passed "
-    "on the same commit (the code under test: the resolved git commit, or the image's content tag for "
+    "on the same commit (the code under test: the resolved git commit, or the content tag of the image for "
     f"its own sample suite). It is cleared after {FLAKY_CLEARED_AFTER} passes in a row since its last "
     "failure. A test that passed on one commit and fails on another changed; a test that keeps failing "
     "is broken, not flaky."

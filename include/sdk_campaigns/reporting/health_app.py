@@ -2,7 +2,9 @@
 plugins/sdk_health.py).
 
 - `/`                 the dashboard: heatmap language × date, pass-rate trends, broken since,
-                      regressions, flaky tests, each linking to its run's results;
+                      regressions, flaky tests, each linking to its run's results; then the
+                      ad hoc runs (runs with overrides), which the official answers leave out;
+- `/test?sdk=…&test_id=…`  one test's history: outcome, duration, message and commit in every run;
 - `/runs/{run_id}`    one DAG run's results (its published report);
 - `/reports/...`      the published reports and Great Expectations Data Docs;
 - `/api/dashboard`    the dashboard as JSON.
@@ -118,11 +120,40 @@ def _may_read_task_logs(request: Request, user, dag_id: str) -> bool:
     return True
 
 
-def _summaries(config: CampaignConfig) -> list[dict]:
+def _summaries(config: CampaignConfig, lane: str = "official") -> list[dict]:
     from sdk_campaigns import history
 
     history.use_airflow_connection(AWS_CONN_ID)  # an s3:// history is read as the tasks write it
-    return history.read_summaries(config.history_uri(), config.campaign.dag_id)
+    return history.read_summaries(config.history_uri(), config.campaign.dag_id, lane=lane)
+
+
+ADHOC_RUNS_SHOWN = 50
+
+
+def adhoc_runs(summaries: list[dict], report_links: dict) -> list[dict]:
+    """The newest ad hoc runs, one entry per run with each SDK's status, commit and overrides."""
+    runs: dict[str, dict] = {}
+    for summary in summaries:
+        run = runs.setdefault(
+            summary["run_id"],
+            {
+                "run_id": summary["run_id"],
+                "logical_date": summary["logical_date"],
+                "report": report_links.get(summary["run_id"]),
+                "sdks": [],
+            },
+        )
+        commit = summary.get("commit") or "unknown"
+        run["sdks"].append(
+            {
+                "sdk": summary["sdk"],
+                "status": summary.get("status") or "",
+                "commit": commit[:12] if len(commit) > 20 else commit,
+                "overrides": "" if summary.get("overrides") in (None, "{}") else summary["overrides"],
+            }
+        )
+    newest = sorted(runs.values(), key=lambda r: r["logical_date"], reverse=True)
+    return newest[:ADHOC_RUNS_SHOWN]
 
 
 def report_file_path(report_root: Path, path: str) -> Path | None:
@@ -175,19 +206,48 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def dashboard_page() -> str:
+        from sdk_campaigns.reporting import report, test_pages
+
         summaries = _summaries(config)
+        adhoc_summaries = _summaries(config, "adhoc")
+        adhoc = adhoc_runs(
+            adhoc_summaries, report.run_report_links(adhoc_summaries, base=reports_url(dag_id))
+        )
         if not summaries:
-            return templating.render("health_page.html.j2", dag_id=dag_id, board=None)
+            return templating.render("health_page.html.j2", dag_id=dag_id, board=None, adhoc=adhoc)
         from sdk_campaigns.history import analytics
-        from sdk_campaigns.reporting import report
         from sdk_campaigns.reporting.dashboard import dashboard_view
 
         board = dashboard_view(
             analytics.dashboard(config.history_uri(), dag_id),
             run_links=report.run_report_links(summaries, base=reports_url(dag_id)),
             log_links=report.run_log_links(summaries, base=reports_url(dag_id)),
+            test_link=lambda sdk, test_id: test_pages.app_link(URL_PREFIX, sdk, test_id),
         )
-        return templating.render("health_page.html.j2", dag_id=dag_id, board=board)
+        return templating.render("health_page.html.j2", dag_id=dag_id, board=board, adhoc=adhoc)
+
+    @app.get("/test", response_class=HTMLResponse)
+    def test_page(sdk: str, test_id: str, lane: str = "official") -> str:
+        """One test's history; any sdk and test_id are only looked up, never used as a path."""
+        from sdk_campaigns import history
+        from sdk_campaigns.history import analytics
+        from sdk_campaigns.reporting import report, test_pages
+
+        if lane not in history.LANES or len(sdk) > MAX_NAME_BYTES or len(test_id) > 4 * MAX_NAME_BYTES:
+            raise HTTPException(404, "no such test")
+        summaries = _summaries(config, lane)
+        entries = analytics.test_history(config.history_uri(), dag_id, sdk, test_id, lane=lane)
+        if not entries:
+            raise HTTPException(404, "no run in this history has that test")
+        view = test_pages.test_page_view(
+            sdk,
+            test_id,
+            entries,
+            run_links=report.run_report_links(summaries, base=reports_url(dag_id)),
+            log_links=report.run_log_links(summaries, base=reports_url(dag_id)),
+            lane=lane,
+        )
+        return test_pages.render_test_page(view)
 
     @app.get("/api/dashboard")
     def dashboard_json() -> dict:
