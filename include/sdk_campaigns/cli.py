@@ -120,23 +120,38 @@ def _percent(rate: float | None) -> str:
     return "–" if rate is None else f"{100 * rate:.1f}%"
 
 
+def _short(commit: str | None) -> str:
+    if not commit or commit == "unknown":
+        return "unknown"
+    return commit[:12] if len(commit) > 20 else commit
+
+
+def _load_config():
+    from sdk_campaigns.config import ConfigError, load_config
+
+    try:
+        return load_config()
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
+
+
 def _history(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from sdk_campaigns import history
-    from sdk_campaigns.config import ConfigError, load_config
     from sdk_campaigns.history import HistoryError, analytics
 
-    try:
-        config = load_config()
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
+    config = _load_config()
+    if config is None:
         return 2
+    if args.action == "migrate":
+        return _migrate(config, args)
     uri, dag_id = config.history_uri(), config.campaign.dag_id
     history.use_airflow_connection(args.aws_conn_id)
     since = datetime.now(UTC) - timedelta(days=args.days) if args.days else None
     try:
-        with analytics.HistoryAnalytics(uri, dag_id) as answers:
+        with analytics.HistoryAnalytics(uri, dag_id, lane=args.lane) as answers:
             known = sorted(set(config.sdk_names) | set(answers.summaries.column("sdk").to_pylist()))
             if args.sdk is not None and args.sdk not in known:
                 print(f"error: unknown SDK {args.sdk!r}; known SDKs: {', '.join(known)}", file=sys.stderr)
@@ -147,24 +162,31 @@ def _history(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.json:
-        document = {"dag_id": dag_id, "history_uri": uri, "sdk": args.sdk, "days": args.days}
+        document = {
+            "dag_id": dag_id,
+            "history_uri": uri,
+            "lane": args.lane,
+            "sdk": args.sdk,
+            "days": args.days,
+        }
         print(json.dumps({**document, "runs": runs, "broken_since": broken}))
         return 0
     window = f" in the last {args.days} days" if args.days else ""
-    print(f"{dag_id} history{window} ({uri})")
+    lane = "" if args.lane == history.OFFICIAL_LANE else f", {args.lane} lane"
+    print(f"{dag_id} history{window} ({uri}{lane})")
     if not runs:
         print("  no runs recorded" + (f" for {args.sdk}" if args.sdk else ""))
     else:
         header = (
             f"{'SDK':<12} {'logical date':<26} {'status':<22} {'passed':>6} {'failed':>6} {'error':>5} "
-            f"{'skipped':>7} {'pass rate':>9}"
+            f"{'skipped':>7} {'pass rate':>9} commit"
         )
         print(header)
         print("-" * len(header))
         for r in runs:
             print(
                 f"{r['sdk']:<12} {r['logical_date']:<26} {r['status']:<22} {r['passed']:>6} {r['failed']:>6} "
-                f"{r['error']:>5} {r['skipped']:>7} {_percent(r['pass_rate']):>9}"
+                f"{r['error']:>5} {r['skipped']:>7} {_percent(r['pass_rate']):>9} {_short(r['commit'])}"
             )
     if broken:
         print()
@@ -175,8 +197,78 @@ def _history(args: argparse.Namespace) -> int:
                 f"  {sdk:<12} broken since {state['broken_since']} ({state['failing_runs']} failing runs; "
                 f"latest {state['status']} on {state['latest']})"
             )
+            if state["last_passed_commit"] or state["first_failing_commit"]:
+                print(
+                    f"  {sdk:<12} last passing commit {_short(state['last_passed_commit'])}, "
+                    f"first failing commit {_short(state['first_failing_commit'])}"
+                    + (f": {state['compare_url']}" if state["compare_url"] else "")
+                )
         else:
             print(f"  {sdk:<12} not broken (last passed {state['last_passed']})")
+    return 0
+
+
+def _migrate(config, args: argparse.Namespace) -> int:
+    from sdk_campaigns import history
+    from sdk_campaigns.history import HistoryError, migration
+
+    history.use_airflow_connection(args.aws_conn_id)
+    refs = {sdk: s.ref or config.campaign.default_ref for sdk, s in config.sdks.items()}
+    try:
+        done = migration.migrate(
+            config.history_uri(), config.campaign.dag_id, configured_refs=refs, dry_run=args.dry_run
+        )
+    except HistoryError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    verb = "would migrate" if args.dry_run else "migrated"
+    for item in done:
+        moved = " (its ref is not the configured one: moved to the ad hoc lane)" if item.moved else ""
+        print(f"{verb} {item.partition}: schema {item.from_version} -> {history.SCHEMA_VERSION}{moved}")
+    print(f'{verb} {len(done)} partitions; commits of migrated runs are "unknown"')
+    return 0
+
+
+def _test_history(args: argparse.Namespace) -> int:
+    from sdk_campaigns import history
+    from sdk_campaigns.history import HistoryError, analytics
+
+    config = _load_config()
+    if config is None:
+        return 2
+    uri, dag_id = config.history_uri(), config.campaign.dag_id
+    history.use_airflow_connection(args.aws_conn_id)
+    try:
+        with analytics.HistoryAnalytics(uri, dag_id, sdk=args.sdk, lane=args.lane) as answers:
+            test_id = answers.find_test_id(args.sdk, args.test)
+            entries = answers.test_history(args.sdk, test_id) if test_id else []
+    except HistoryError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not entries:
+        print(
+            f"error: no {args.lane} run of {args.sdk!r} has a test {args.test!r} (give its test id, or "
+            f"classname.name as the report shows it)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.json:
+        print(
+            json.dumps(
+                {"dag_id": dag_id, "lane": args.lane, "sdk": args.sdk, "test_id": test_id, "runs": entries}
+            )
+        )
+        return 0
+    newest = entries[-1]
+    name = f"{newest['classname']}.{newest['name']}" if newest["classname"] else newest["name"]
+    print(f"{args.sdk} {name} (test id {test_id}), {len(entries)} runs")
+    header = f"{'logical date':<26} {'outcome':<8} {'duration':>9} {'commit':<13} message"
+    print(header)
+    print("-" * len(header))
+    for e in entries:
+        duration = "–" if e["duration"] is None else f"{e['duration']:.2f} s"
+        message = (e["message"] or "").splitlines()[0][:80] if e["message"] else ""
+        print(f"{e['logical_date']:<26} {e['outcome']:<8} {duration:>9} {_short(e['commit']):<13} {message}")
     return 0
 
 
@@ -242,6 +334,21 @@ def main(argv: list[str] | None = None) -> int:
         "history",
         help="the per-language pass/fail history and broken-since, from campaign.history_uri",
     )
+    history.add_argument(
+        "action",
+        nargs="?",
+        choices=["show", "migrate"],
+        default="show",
+        help="show (default): the history; migrate: rewrite partitions of an older schema version as the "
+        "current one (idempotent; see docs/history.md)",
+    )
+    history.add_argument("--dry-run", action="store_true", help="migrate: only say what would change")
+    history.add_argument(
+        "--lane",
+        choices=["official", "adhoc"],
+        default="official",
+        help="official (default): scheduled and plain runs; adhoc: runs with overrides",
+    )
     history.add_argument("--sdk", default=None, help="one SDK only (exit 2 if it is unknown)")
     history.add_argument(
         "--days",
@@ -256,6 +363,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the Airflow AWS connection an s3:// history is read through (default aws_default)",
     )
     history.set_defaults(func=_history)
+
+    test_history = commands.add_parser(
+        "test-history", help="one test's outcome, duration, message and commit in every run of its SDK"
+    )
+    test_history.add_argument("sdk", help="the SDK")
+    test_history.add_argument("test", help="the test id, or classname.name (or name) as the report shows it")
+    test_history.add_argument("--lane", choices=["official", "adhoc"], default="official")
+    test_history.add_argument("--json", action="store_true", help="print one JSON object instead")
+    test_history.add_argument(
+        "--aws-conn-id",
+        default="aws_default",
+        help="the Airflow AWS connection an s3:// history is read through (default aws_default)",
+    )
+    test_history.set_defaults(func=_test_history)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -59,8 +59,18 @@ def test_json_history_of_one_sdk(scripted):
             "broken_since": day(22, first),
             "failing_runs": 7,
             "last_passed": day(21, first),
+            "first_failing_commit": "sha256:py2",
+            "last_passed_commit": "sha256:py1",
+            "compare_url": None,
+            "repo_url": None,
         }
     }
+    assert (newest["commit"], newest["commit_kind"], newest["repo_url"], newest["lane"]) == (
+        "sha256:py2",
+        "image_source",
+        None,
+        "official",
+    )
 
 
 def test_human_table_of_every_sdk(scripted):
@@ -74,12 +84,19 @@ def test_human_table_of_every_sdk(scripted):
     assert [(row[0], row[1]) for row in table] == [
         (sdk, day(n, first)) for sdk in sorted(SCRIPT) for n in (26, 27, 28)
     ]
-    assert table[-1] == ["rust", day(28, first), "infrastructure_failed", "0", "0", "0", "0", "–"]
+    rust_28 = ["rust", day(28, first), "infrastructure_failed", "0", "0", "0", "0", "–", "sha256:rs1"]
+    assert table[-1] == rust_28
     python_28 = table[-4]
-    assert python_28 == ["python", day(28, first), "tests_failed", "7", "2", "0", "1", "77.8%"]
+    assert python_28 == ["python", day(28, first), "tests_failed", "7", "2", "0", "1", "77.8%", "sha256:py2"]
     tail = lines[3 + 3 * len(SCRIPT) :]
     assert tail[:2] == ["", "broken since:"]
-    broken = {line.split()[0]: line.split(maxsplit=1)[1] for line in tail[2:]}
+    broken = {line.split()[0]: line.split(maxsplit=1)[1] for line in tail[2:] if " commit " not in line}
+    commits = [line.split(maxsplit=1) for line in tail[2:] if " commit " in line]
+    # the image's own suite: its content tags are the commits (on no forge, so no compare link)
+    assert commits == [
+        ["python", "last passing commit sha256:py1, first failing commit sha256:py2"],
+        ["rust", "last passing commit sha256:rs1, first failing commit sha256:rs1"],
+    ]
     assert broken == {
         "go": f"not broken (last passed {day(28, first)})",
         "java": f"not broken (last passed {day(28, first)})",

@@ -508,6 +508,23 @@ class HistoryAnalytics:
         )
         return [{k: f[k] for k in keys} for f in self._with_names(found)]
 
+    def find_test_id(self, sdk: str, test: str) -> str | None:
+        """The id of `test` in the SDK's newest run that has it: `test` is a test id, or its
+        classname.name, or its name alone; None when no run has it."""
+        runs = self._runs_of({sdk})
+        if not runs:
+            return None
+        self._files(runs, ["test_id", "classname", "name"]).create_view("_find_test", replace=True)
+        found = self.con.execute(
+            """
+            SELECT test_id FROM _find_test
+            WHERE test_id = $1 OR classname || '.' || name = $1 OR name = $1
+            ORDER BY test_id = $1 DESC, classname || '.' || name = $1 DESC, run DESC LIMIT 1
+            """,
+            [test],
+        ).fetchone()
+        return found[0] if found else None
+
     def test_history(self, sdk: str, test_id: str) -> list[dict]:
         """One test's outcome in every run of its SDK that has it, oldest first (see the module doc)."""
         return self.test_histories(sdk, [test_id])[test_id]
