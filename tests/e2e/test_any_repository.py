@@ -149,7 +149,6 @@ def alert_queue(aws_client, git_server, tmp_path_factory):
     config["campaign"]["history_uri"] = str(folder / "history")
     config["campaign"]["report_dir"] = str(folder / "reports")
     config["sdks"]["python"].update(repo_url=git_server.url, ref="main")
-    config["sdks"]["python"]["environment"].pop("SDK_SAMPLE_FAILURES", None)
     (folder / "campaign.yaml").write_text(yaml.safe_dump(config))
     return {
         "config": str(folder / "campaign.yaml"),
