@@ -89,10 +89,10 @@ def _forge_page(repo_url: str | None) -> tuple[str, str] | None:
     """(the repository's web page, the path part before compare/commit) on a known forge."""
     if not repo_url:
         return None
-    if match := _GITHUB.fullmatch(repo_url):
-        return f"https://github.com/{match.group(1)}", "/"
-    if match := _GITLAB.fullmatch(repo_url):
-        return f"https://gitlab.com/{match.group(1)}", "/-/"
+    for pattern, host, separator in ((_GITHUB, "github.com", "/"), (_GITLAB, "gitlab.com", "/-/")):
+        match = pattern.fullmatch(repo_url)
+        if match and all(part.strip(".") for part in match.group(1).split("/")):  # no "." or ".."
+            return f"https://{host}/{match.group(1)}", separator
     return None
 
 
