@@ -49,6 +49,10 @@ def test_feed_per_sdk_latest_state(dashboard):
         "broken_since": day(22),
         "failing_runs": 7,
         "last_passed": day(21),
+        "commit": "sha256:py2",  # the image's own suite: its content tag (here, its digest)
+        "last_passed_commit": "sha256:py1",
+        "first_failing_commit": "sha256:py2",
+        "compare_url": None,
         "badge": "badges/python.json",
         "newly_failing": [
             {
