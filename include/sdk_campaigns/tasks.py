@@ -136,20 +136,22 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
     )
     document = {**outcome.to_dict(), "ref": planned.ref, **code}
     settings = config.sdks[planned.sdk]
-    document["metrics"] = metrics.publish_and_read_back(
-        aws.client("cloudwatch"),
-        metrics.campaign_metrics(
-            document,
+    document["metrics"] = {}  # an ad hoc run's numbers stay out of the official CloudWatch metrics
+    if campaign_run.lane == OFFICIAL_LANE:
+        document["metrics"] = metrics.publish_and_read_back(
+            aws.client("cloudwatch"),
+            metrics.campaign_metrics(
+                document,
+                dag_id=campaign_run.dag_id,
+                vcpu=settings.vcpu,
+                memory_gib=settings.memory_mib / 1024,
+                queue_wait_seconds=document.get("queue_seconds"),
+                logical_date=campaign_run.logical_date,
+            ),
             dag_id=campaign_run.dag_id,
-            vcpu=settings.vcpu,
-            memory_gib=settings.memory_mib / 1024,
-            queue_wait_seconds=document.get("queue_seconds"),
+            sdk=planned.sdk,
             logical_date=campaign_run.logical_date,
-        ),
-        dag_id=campaign_run.dag_id,
-        sdk=planned.sdk,
-        logical_date=campaign_run.logical_date,
-    )
+        )
     outcomes.write_outcome(s3, bucket, planned, document, config.limits)
     log.info("%s: %s: %s; counts %s", planned.sdk, outcome.status, outcome.reason, outcome.counts)
     log.info("%s: tested %s commit %s", planned.sdk, code["commit_kind"], code["commit"])

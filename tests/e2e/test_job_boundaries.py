@@ -32,7 +32,10 @@ def hostile_campaign(stack_home):
     conf = {"sdks": ["python", "go"], "overrides": {"python": {"test_command": probe_command()}}}
     result = run_airflow(["dags", "test", "sdk_test_campaign", LOGICAL_DATE, "-c", json.dumps(conf)])
     (stack_home / "hostile-campaign.log").write_text(result.stdout + result.stderr)
-    partitions = history.read_run(load_config().history_uri(), "sdk_test_campaign", LOGICAL_DATE)
+    # a test_command override makes the run ad hoc: its partitions are in the ad hoc lane
+    partitions = history.read_run(
+        load_config().history_uri(), "sdk_test_campaign", LOGICAL_DATE, lane="adhoc"
+    )
     assert partitions, f"nothing published; airflow said:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
     return {p["summary"]["sdk"]: p for p in partitions}
 

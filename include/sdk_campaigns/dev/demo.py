@@ -38,9 +38,11 @@ def progress_line(line: str) -> str | None:
 
 
 def campaign_summaries(uri: str, dag_id: str, logical_date: datetime) -> list[dict]:
+    """The run's summaries, in whichever lane it went (a demo with --ref is an ad hoc run)."""
     return [
         s
-        for s in history.read_summaries(uri, dag_id)
+        for lane in history.LANES
+        for s in history.read_summaries(uri, dag_id, lane=lane)
         if datetime.fromisoformat(s["logical_date"]) == logical_date
     ]
 

@@ -264,7 +264,8 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
 
         if report.report_path(config.report_dir(), dag_id, run_id).is_file():
             return RedirectResponse(report_url(dag_id, run_id))
-        published = [s for s in _summaries(config) if s.get("run_id") == run_id]
+        summaries = _summaries(config) + _summaries(config, "adhoc")
+        published = [s for s in summaries if s.get("run_id") == run_id]
         return HTMLResponse(templating.render("run_pending.html.j2", run_id=run_id, published=len(published)))
 
     @app.get("/reports/{requested_dag}/{path:path}")
