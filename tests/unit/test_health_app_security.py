@@ -101,7 +101,7 @@ def test_every_response_is_sandboxed_and_not_sniffed(client, published):
 
 def test_anonymous_users_get_401_also_sandboxed(config):
     with TestClient(health_app.create_app(config)) as anonymous:
-        for path in ("/", "/api/dashboard", f"/reports/{DAG}/latest.html"):
+        for path in ("/", "/api/dashboard", f"/reports/{DAG}/latest.html", "/test?sdk=go&test_id=t", "/test"):
             response = anonymous.get(path)
             assert response.status_code == 401
             assert_locked_down(response)
