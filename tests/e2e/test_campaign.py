@@ -47,6 +47,9 @@ def test_run_succeeds_with_a_history_partition_per_sdk(campaign):
         assert summary["status"] == "tests_failed", summary["reason"]
         assert summary["counts"] == {"passed": 4, "failed": 1, "error": 0, "skipped": 1, "total": 6}
         assert summary["image_digest"].startswith("sha256:")
+        # the image's own sample suite: the code under test is the image's content tag; no overrides
+        assert summary["commit_kind"] == "image_source" and summary["image"].endswith(f":{summary['commit']}")
+        assert (summary["lane"], summary["overrides"], summary["repo_url"]) == ("official", "{}", None)
         assert datetime.fromisoformat(summary["logical_date"]) == datetime.fromisoformat(LOGICAL_DATE)
         assert len(partition["rows"]) == 6
 
