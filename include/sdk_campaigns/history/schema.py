@@ -150,6 +150,10 @@ def summary_record(summary: dict, *, write_id: str, row_count: int) -> dict:
     for key, default in SUMMARY_DEFAULTS.items():
         if summary.get(key) is None:
             summary[key] = default
+    if not isinstance(summary["commit"], str) or not summary["commit"]:
+        raise HistoryError(
+            f"summary of {summary['sdk']}: commit must be a non-empty string; got {summary['commit']!r}"
+        )
     if summary["lane"] not in LANES:
         raise HistoryError(f"summary of {summary['sdk']}: lane {summary['lane']!r} is none of {LANES}")
     if summary["commit_kind"] not in COMMIT_KINDS:
