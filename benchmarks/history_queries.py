@@ -6,12 +6,14 @@ Target (DESIGN.md): the dashboard's queries answer in under 1 s.
 
 - Generation: vectorised numpy/pyarrow, written through history.write_partition_table (the
   real layout, locks and atomic renames; fsync off), plus the same rows and summaries as CSV.
-  A scripted mix: flaky tests (random failures on one digest), tests that break and get
-  fixed, errors, skips, infrastructure failures, image digests that change weekly, a few
-  duration regressions on the last day, and SDKs broken at the end of the year.
+  A scripted mix: flaky tests (random failures on one commit), tests that break and get
+  fixed, errors, skips, infrastructure failures, image digests (each the commit of the image's
+  own suite) that change weekly, a few duration regressions on the last day, and SDKs broken at
+  the end of the year.
 - sdk-campaigns (a fresh process, fresh DuckDB connection): list the partitions + read the
   summaries (via the summary cache, as the publisher leaves it), then each query of
-  analytics.HistoryAnalytics. The imports (paid once by a dashboard process) are timed apart;
+  analytics.HistoryAnalytics, as of the year's last day. The imports (paid once by a dashboard
+  process) are timed apart;
   the files are in the page cache, having just been written ("cold-ish").
 - The obvious alternative (a fresh process): pandas.read_csv (pyarrow engine, only the
   columns it needs, so a strong baseline) and the same questions in pandas.
@@ -35,6 +37,7 @@ from pathlib import Path
 DAG = "sdk_test_campaign"
 SDKS = ("python", "javascript", "java", "go", "rust", "ruby", "php", "cpp")
 FIRST_DAY = datetime(2026, 1, 1, 6, tzinfo=UTC)
+LAST_PASS_LOOKBACK_DAYS = 90  # analytics.LAST_PASS_LOOKBACK_DAYS
 STATUS_NAMES = ["passed", "failed", "error", "skipped"]
 FAILING = ("tests_failed", "infrastructure_failed", "results_invalid")
 QUERIES = (
@@ -125,7 +128,7 @@ def generate(root: Path, days: int, tests: int) -> dict:
             run_id = f"scheduled__{logical_date}"
             digest = digests[day // 7]
             summary = {"dag_id": DAG, "logical_date": logical_date, "sdk": sdk, "run_id": run_id}
-            summary["image_digest"] = digest
+            summary.update(image_digest=digest, commit=digest, commit_kind="image_source")
             if day in infra:
                 summary.update(status="infrastructure_failed", reason="the job timed out", counts={})
                 table = history.ROWS_SCHEMA.empty_table()
@@ -164,11 +167,13 @@ def generate(root: Path, days: int, tests: int) -> dict:
                     "status": summary["status"],
                     "run_id": run_id,
                     "image_digest": digest,
+                    "commit": digest,
                     "row_count": table.num_rows,
                 }
             )
     csv_rows.close()
     pacsv.write_csv(pa.Table.from_pylist(summaries), str(root / "summaries.csv"))
+    Path(root, "last_day.json").write_text(json.dumps(summaries[-1]["logical_date"]))
     generation = time.perf_counter() - started
     started = time.perf_counter()
     history.summaries_table(uri, DAG)  # what the publisher's own read leaves behind: a warm cache
@@ -199,8 +204,9 @@ def ours(root: Path) -> dict:
     import_seconds = time.perf_counter() - started
     timings, answers = {}, {}
     total = time.perf_counter()
+    last_day = json.loads(Path(root, "last_day.json").read_text())
     started = time.perf_counter()
-    board = analytics.HistoryAnalytics(str(root / "history"), DAG)
+    board = analytics.HistoryAnalytics(str(root / "history"), DAG, as_of=last_day)
     timings["open: list partitions + summaries"] = time.perf_counter() - started
     calls = {
         "pass_fail_history": board.pass_fail_history,
@@ -259,7 +265,9 @@ def pandas_answers(root: Path) -> dict:
     text = {c: "str" for c in columns if c != "duration"}
     rows = pd.read_csv(root / "rows.csv", engine="pyarrow", usecols=columns, dtype=text)
     summaries = pd.read_csv(
-        root / "summaries.csv", engine="pyarrow", dtype={**text, "run_id": "str", "image_digest": "str"}
+        root / "summaries.csv",
+        engine="pyarrow",
+        dtype={**text, "run_id": "str", "image_digest": "str", "commit": "str"},
     )
     summaries["t"] = pd.to_datetime(summaries["logical_date"], utc=True)
     timings["read CSV"] = time.perf_counter() - started
@@ -282,6 +290,10 @@ def pandas_answers(root: Path) -> dict:
                 "logical_date": r.logical_date,
                 "status": r.status,
                 "run_id": r.run_id,
+                "commit": r.commit,
+                "commit_kind": "image_source",
+                "repo_url": None,
+                "lane": "official",
                 "passed": int(r.passed),
                 "failed": int(r.failed),
                 "error": int(r.error),
@@ -305,6 +317,10 @@ def pandas_answers(root: Path) -> dict:
             "broken_since": streak["logical_date"].iloc[0] if len(streak) else None,
             "failing_runs": len(streak),
             "last_passed": runs.loc[~failing, "logical_date"].iloc[-1] if (~failing).any() else None,
+            "first_failing_commit": streak["commit"].iloc[0] if len(streak) else None,
+            "last_passed_commit": runs.loc[~failing, "commit"].iloc[-1] if (~failing).any() else None,
+            "compare_url": None,  # the image's own suite: no forge
+            "repo_url": None,
         }
     answers["broken_since"] = broken
     timings["broken_since"] = time.perf_counter() - started
@@ -314,9 +330,7 @@ def pandas_answers(root: Path) -> dict:
 
     started = time.perf_counter()
     window = with_rows[with_rows["t"] > as_of - pd.Timedelta(days=14)]
-    window_runs = window[["sdk", "logical_date", "t", "image_digest"]].rename(
-        columns={"image_digest": "digest"}
-    )
+    window_runs = window[["sdk", "logical_date", "t", "commit"]].rename(columns={"commit": "digest"})
     window_rows = rows.merge(window_runs, on=["sdk", "logical_date"])
     o = _outcome(window_rows, ["sdk", "t", "logical_date", "digest", "test_id"])
     o = o[o["outcome"] != "skipped"]
@@ -344,7 +358,7 @@ def pandas_answers(root: Path) -> dict:
                 "failures": len(failed),
                 "last_failed": failed["logical_date"].iloc[-1],
                 "passes_since_last_failure": since,
-                "digests": digests.loc[(sdk, test)],
+                "commits": digests.loc[(sdk, test)],
             }
         )
     answers["flaky_tests"] = flaky
@@ -368,6 +382,17 @@ def pandas_answers(root: Path) -> dict:
             "newly_failing": [],
             "newly_fixed": [],
         }
+    # a newly failing test's last pass: the newest earlier run within the lookback where it passed
+    current = last_two[last_two["rank"] == 1].set_index("sdk")
+    failing_now = joined[(joined["outcome"] == "failed") & (joined["previous"] != "failed")]
+    lookback = with_rows[with_rows["t"] >= as_of - pd.Timedelta(days=LAST_PASS_LOOKBACK_DAYS)]
+    earlier = lookback.merge(current[["t"]].rename(columns={"t": "now"}), left_on="sdk", right_index=True)
+    earlier = earlier[earlier["t"] < earlier["now"]][["sdk", "logical_date", "t", "commit"]]
+    candidates = rows[rows["test_id"].isin(set(failing_now["test_id"]))].merge(
+        earlier, on=["sdk", "logical_date"]
+    )
+    passes = _outcome(candidates, ["sdk", "t", "logical_date", "commit", "test_id"])
+    passes = passes[passes["outcome"] == "passed"].sort_values("t").groupby(["sdk", "test_id"]).last()
     for r in joined.sort_values(["sdk", "test_id"]).itertuples(index=False):
         previous = None if pd.isna(r.previous) else r.previous
         if r.outcome == "failed" and previous != "failed":
@@ -379,6 +404,14 @@ def pandas_answers(root: Path) -> dict:
         entry = {"test_id": r.test_id, "classname": r.classname, "name": r.name, "previous": previous}
         if bucket == "newly_failing":
             entry["message"] = r.message
+            last = passes.loc[(r.sdk, r.test_id)] if (r.sdk, r.test_id) in passes.index else None
+            entry.update(
+                first_failing_commit=current.loc[r.sdk, "commit"],
+                last_passed=None if last is None else last["logical_date"],
+                last_passed_commit=None if last is None else last["commit"],
+                repo_url=None,
+                compare_url=None,
+            )
         changes[r.sdk][bucket].append(entry)
     answers["test_changes"] = changes
     timings["test_changes"] = time.perf_counter() - started
