@@ -3,10 +3,15 @@
 The findings come from the campaign's analytics (JSON-ready)::
 
     {"dag_id", "logical_date", "run_id", "report",
-     "regressions": [{"sdk", "test_id", "name", "classname", "message"}],   # newly failing
+     "regressions": [{"sdk", "test_id", "name", "classname", "message",     # newly failing
+                      "last_passed_commit", "first_failing_commit", "compare_url"}],
      "new_flaky":   [{"sdk", "test_id", "name", "classname"}],
-     "broken":      [{"sdk", "since", "status", "reason"}],
+     "broken":      [{"sdk", "since", "status", "reason",
+                      "last_passed_commit", "first_failing_commit", "compare_url"}],
      "fixed":       [same shape as regressions]}
+
+A regression or broken SDK whose commits are known says "(last passed at `<sha>`, first failed
+at `<sha>`: <compare link>)"; the link only for a repository on GitHub or GitLab.
 
 Test names, class names and messages come from the containers under test: they are
 untrusted. Every string is stripped of control and format characters (including bidi
