@@ -152,3 +152,30 @@ def test_a_run_with_any_override_is_ad_hoc(config, params, lane, overrides):
     assert {p.sdk: p.overrides for p in plan.sdks} == overrides
     again = type(plan).from_xcom(plan.run_xcom(), plan.sdks_xcom())  # through XCom and back
     assert again == plan
+
+
+def test_the_alert_names_the_commits_and_the_compare_link():
+    from sdk_campaigns.campaign.alerts import build_alert
+
+    compare = commits.compare_url("https://github.com/o/r", SHA_A, SHA_B)
+    known = {"last_passed_commit": SHA_A, "first_failing_commit": SHA_B, "compare_url": compare}
+    alert = build_alert(
+        {
+            "dag_id": "d",
+            "logical_date": "2026-12-01",
+            "regressions": [{"sdk": "go", "test_id": "t", "name": "TestX", "message": "boom", **known}],
+            "broken": [{"sdk": "go", "since": "2026-12-01", "status": "tests_failed", **known}],
+            "new_flaky": [],
+            "fixed": [],
+        }
+    )
+    said = f"(last passed at `{SHA_A[:12]}`, first failed at `{SHA_B[:12]}`: {compare})"
+    assert alert.text.count(said) == 2  # the regression and the broken SDK
+    unknown = build_alert(
+        {
+            "dag_id": "d",
+            "logical_date": "x",
+            "broken": [{"sdk": "go", "since": "x", "status": "tests_failed"}],
+        }
+    )
+    assert "last passed at" not in unknown.text
