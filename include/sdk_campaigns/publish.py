@@ -15,6 +15,7 @@ and its own report, and nothing else: no run metrics, no latest.html, feed or ba
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sdk_campaigns import history
@@ -48,10 +49,14 @@ def publish_run(
     if config.campaign.report_s3_uri:
         upload_reports(config, aws.client("s3"), run, report_file)
     record_asset_event(config, outlet_events, run, found)
-    if official:
-        announce_findings(config, run, report_file, aws)
-    else:
+    if not official:
         log.info("ad hoc run: no alerts; the official record is unchanged")
+    elif history.logical_time(run.logical_date) > datetime.now(UTC):
+        log.info(
+            "logical date %s is still to come: no alerts (it is not the current state)", run.logical_date
+        )
+    else:
+        announce_findings(config, run, report_file, aws)
     if config.campaign.history_retention_days:  # after the report: an old backfill still gets one
         apply_retention(config)
     return str(report_file)

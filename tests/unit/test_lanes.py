@@ -162,6 +162,7 @@ def test_a_far_future_run_pins_neither_latest_nor_the_current_state(campaign):
     future = (datetime.now(UTC) + timedelta(days=3650)).replace(microsecond=0).isoformat()
     campaign({}, future, "manual__future", "failed", "f" * 40)
     assert "manual__future" not in latest.read_text()
+    assert campaign.alerts == [], "a run dated in the future is not news yet"
     board = analytics.dashboard(uri, dag)
     assert board["broken_since"]["python"]["status"] == "passed"
     assert future not in {r["logical_date"] for r in board["pass_fail_history"]}
