@@ -119,6 +119,8 @@ def test_an_unknown_test_or_lane_is_a_404(client):
         == 404
     )
     assert client.get("/test", params={"sdk": "python"}).status_code == 422
+    for sdk in ("..", "", ".hidden", "a/../../b"):
+        assert client.get("/test", params={"sdk": sdk, "test_id": HOSTILE_ID}).status_code == 404, sdk
 
 
 def test_the_page_shows_every_run_newest_first_and_each_change(hostile_history):

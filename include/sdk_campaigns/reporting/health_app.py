@@ -236,7 +236,10 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
         if lane not in history.LANES or len(sdk) > MAX_NAME_BYTES or len(test_id) > 4 * MAX_NAME_BYTES:
             raise HTTPException(404, "no such test")
         summaries = _summaries(config, lane)
-        entries = analytics.test_history(config.history_uri(), dag_id, sdk, test_id, lane=lane)
+        try:
+            entries = analytics.test_history(config.history_uri(), dag_id, sdk, test_id, lane=lane)
+        except history.HistoryError:  # an SDK name no history folder can have (empty, "..")
+            entries = []
         if not entries:
             raise HTTPException(404, "no run in this history has that test")
         view = test_pages.test_page_view(
