@@ -65,6 +65,7 @@ FIELD_LIMITS = {
     "status": 40,
     "since": 40,
     "reason": 500,
+    "owner": 100,
 }
 DEFAULT_FIELD_LIMIT = 200
 TOP_LEVEL_LIMITS = {"dag_id": 250, "logical_date": 40, "run_id": 250, "report": 2000}
@@ -179,7 +180,8 @@ def _test_label(item: dict) -> str:
     name = item.get("name") or item.get("test_id") or "(unnamed test)"
     classname = item.get("classname")
     label = code(f"{classname}.{name}" if classname else name)
-    return f"[{inert(item['sdk'])}] {label}" if item.get("sdk") else label
+    label = f"[{inert(item['sdk'])}] {label}" if item.get("sdk") else label
+    return f"{label} (owner {inert(item['owner'])})" if item.get("owner") else label
 
 
 def _broken_label(item: dict) -> str:
@@ -190,6 +192,8 @@ def _broken_label(item: dict) -> str:
         line += f" since {inert(item['since'])}"
     if item.get("reason"):
         line += f" ({code(item['reason'])})"
+    if item.get("owner"):
+        line += f" (owner {inert(item['owner'])})"
     return line
 
 
@@ -535,6 +539,27 @@ def send_alert(
     if alert is None:
         log.info("no regressions, new flaky tests or broken SDKs: no alert")
         return []
+    return deliver(
+        alert,
+        sns_topic_arn=sns_topic_arn,
+        aws_conn_id=aws_conn_id,
+        http_conn_id=http_conn_id,
+        webhook_endpoint=webhook_endpoint,
+        timeout=timeout,
+    )
+
+
+def deliver(
+    alert: Alert,
+    *,
+    sns_topic_arn: str | None = None,
+    aws_conn_id: str = "aws_default",
+    http_conn_id: str | None = None,
+    webhook_endpoint: str = "",
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> list[str]:
+    """Send a built alert (send_alert's, or another such as a cross-SDK incident's) on every configured
+    channel, as send_alert says."""
     notifiers: list[_FindingsNotifier] = []
     if sns_topic_arn:
         notifiers.append(SnsAlertNotifier(target_arn=sns_topic_arn, aws_conn_id=aws_conn_id))
