@@ -291,11 +291,12 @@ def release_status(uri: str, dag_id: str, entries: list[dict], ready_after: int)
     from sdk_campaigns import history
 
     runs_by_sdk: dict[str, list[list[dict]]] = {}
+    limit = min(MAX_RUNS_READ, 2 * ready_after + 5)  # room for skipped runs, which do not count
     result = []
     for entry in entries:
         tests: dict[str, dict] = {}
         sdks = [entry["sdk"]] if entry["sdk"] != "*" and "*" not in entry["sdk"] else None
-        for sdk, runs in _recent_runs(uri, dag_id, sdks, runs_by_sdk, history).items():
+        for sdk, runs in _recent_runs(uri, dag_id, sdks, runs_by_sdk, history, limit).items():
             if not sdk_matches(entry["sdk"], sdk):
                 continue
             for rows in runs:  # newest first
@@ -331,7 +332,7 @@ def release_status(uri: str, dag_id: str, entries: list[dict], ready_after: int)
     return result
 
 
-def _recent_runs(uri, dag_id, sdks, cache, history) -> dict[str, list[list[dict]]]:
+def _recent_runs(uri, dag_id, sdks, cache, history, limit) -> dict[str, list[list[dict]]]:
     """sdk -> the rows of its newest official runs with test rows, newest first (read once per SDK)."""
     import pyarrow.compute as pc
 
@@ -347,10 +348,26 @@ def _recent_runs(uri, dag_id, sdks, cache, history) -> dict[str, list[list[dict]
             newest = sorted(
                 (r for r in records if r["sdk"] == sdk), key=lambda r: r["logical_time"], reverse=True
             )
-            paths = [r["rows_path"] for r in newest[:MAX_RUNS_READ]]
+            paths = [r["rows_path"] for r in newest[:limit]]
             rows = history.read_rows_files(uri, paths, ["test_id", "classname", "name", "status"]).to_pylist()
             runs: list[list[dict]] = [[] for _ in paths]
             for row in rows:
                 runs[row.pop("file_index")].append({**row, "sdk": sdk})
             cache[sdk] = runs
     return cache if sdks is None else {sdk: cache[sdk] for sdk in sdks}
+
+
+def judged_outcomes(s3, config: CampaignConfig, run) -> list[dict]:
+    """Every planned SDK's outcome (outcomes.read_outcomes, checked) with the run's quarantine applied:
+    what validate, publish and the verdict go by. The history must be reachable (tasks set the
+    connection); when the page's changes cannot be read, the config's entries alone apply."""
+    from sdk_campaigns.campaign import outcomes
+
+    bucket = config.campaign.results_bucket
+    found = outcomes.read_outcomes(s3, bucket, run, config.limits)
+    try:
+        entries = for_run(s3, bucket, run.results_prefix, config)
+    except Exception as err:  # history or bucket unreachable: the run's results must still land
+        log.error("the quarantine could not be decided (%s): only the config's entries apply", err)
+        entries = entries_in_force(merged_entries(config, []))
+    return apply_to_run(found, entries)

@@ -5,7 +5,9 @@ plugins/sdk_health.py).
                       regressions, flaky tests, each linking to its run's results;
 - `/runs/{run_id}`    one DAG run's results (its published report);
 - `/reports/...`      the published reports and Great Expectations Data Docs;
-- `/api/dashboard`    the dashboard as JSON.
+- `/api/dashboard`    the dashboard as JSON;
+- `/quarantine`       quarantined tests, their audit log, and (for users who may edit the DAG) the forms
+                      that change them (reporting/quarantine_page.py).
 
 Plugin apps get no authentication from Airflow by themselves (apache/airflow#72655), so every
 route requires a logged-in user allowed to read the campaign DAG: the UI's session cookie or a
@@ -30,7 +32,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 
 from sdk_campaigns.config import CampaignConfig, cached_config
-from sdk_campaigns.reporting import templating
+from sdk_campaigns.reporting import quarantine_page, templating
 
 # Every Airflow component imports plugins, task processes included: the heavy modules (DuckDB,
 # Arrow) are imported by the routes, in the api-server only.
@@ -45,6 +47,7 @@ CONTENT_SECURITY_POLICY = (
     "sandbox allow-same-origin; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'none'; base-uri 'self'; frame-ancestors 'self'"
 )
+FORMS_POLICY = quarantine_page.FORMS_CONTENT_SECURITY_POLICY.encode()
 SECURITY_HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -83,8 +86,12 @@ class SecurityHeaders:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 names = {name for name, _ in SECURITY_HEADERS}
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": [*kept, *SECURITY_HEADERS]}
+                headers = message.get("headers", [])
+                kept = [(k, v) for k, v in headers if k.lower() not in names]
+                added = list(SECURITY_HEADERS)
+                if (b"content-security-policy", FORMS_POLICY) in headers:  # only the quarantine page sets it
+                    added[0] = (b"content-security-policy", FORMS_POLICY)
+                message = {**message, "headers": [*kept, *added]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -102,6 +109,7 @@ def _require_dag_access(dag_id: str):
         credentials = await HTTPBearer(auto_error=False)(request)
         user = await get_user(request, None, credentials)
         requires_access_dag("GET", param_dag_id=dag_id)(request, user)
+        request.state.user = user
         request.state.may_read_task_logs = _may_read_task_logs(request, user, dag_id)
 
     return Depends(authorized)
@@ -123,6 +131,22 @@ def _summaries(config: CampaignConfig) -> list[dict]:
 
     history.use_airflow_connection(AWS_CONN_ID)  # an s3:// history is read as the tasks write it
     return history.read_summaries(config.history_uri(), config.campaign.dag_id)
+
+
+def _triage(config: CampaignConfig, sdks: list[str]) -> dict:
+    """Recent cross-SDK incidents, the quarantine in force with its release state, and the owners."""
+    from sdk_campaigns.campaign import incidents, quarantine
+    from sdk_campaigns.campaign.alert_routing import load_owners
+    from sdk_campaigns.reporting.triage_view import owner_rows, quarantine_rows, recent_incident_rows
+
+    uri, dag_id = config.history_uri(), config.campaign.dag_id
+    entries = quarantine.entries_in_force(quarantine.current_entries(config, uri))
+    status = quarantine.release_status(uri, dag_id, entries, config.quarantine.ready_after_passes)
+    return {
+        "incidents": recent_incident_rows(incidents.recent(uri, dag_id)),
+        "quarantine": quarantine_rows(status),
+        "owners": owner_rows(load_owners(config), sdks),
+    }
 
 
 def report_file_path(report_root: Path, path: str) -> Path | None:
@@ -173,11 +197,21 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
 
+    quarantine_page.add_routes(app, config, URL_PREFIX, AWS_CONN_ID)
+
     @app.get("/", response_class=HTMLResponse)
     def dashboard_page() -> str:
         summaries = _summaries(config)
+        triage = _triage(config, sorted({s["sdk"] for s in summaries} | set(config.sdk_names)))
+        quarantine_link = f"{URL_PREFIX}{quarantine_page.PATH}"
         if not summaries:
-            return templating.render("health_page.html.j2", dag_id=dag_id, board=None)
+            return templating.render(
+                "health_page.html.j2",
+                dag_id=dag_id,
+                board=None,
+                triage=triage,
+                quarantine_link=quarantine_link,
+            )
         from sdk_campaigns.history import analytics
         from sdk_campaigns.reporting import report
         from sdk_campaigns.reporting.dashboard import dashboard_view
@@ -187,7 +221,9 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
             run_links=report.run_report_links(summaries, base=reports_url(dag_id)),
             log_links=report.run_log_links(summaries, base=reports_url(dag_id)),
         )
-        return templating.render("health_page.html.j2", dag_id=dag_id, board=board)
+        return templating.render(
+            "health_page.html.j2", dag_id=dag_id, board=board, triage=triage, quarantine_link=quarantine_link
+        )
 
     @app.get("/api/dashboard")
     def dashboard_json() -> dict:

@@ -19,11 +19,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
+from sdk_campaigns.campaign.owners import Owners
+from sdk_campaigns.campaign.test_patterns import test_name
 from sdk_campaigns.reporting import templating
 from sdk_campaigns.reporting.charts import STATUS_LABEL, logical_time
 from sdk_campaigns.reporting.dashboard import dashboard_view
 from sdk_campaigns.reporting.feed import BADGES_FOLDER, FEED_FILE
 from sdk_campaigns.reporting.publishing import write_atomically
+from sdk_campaigns.reporting.triage_view import triage_view
 
 REPORT_FILE = "report.html"
 LATEST_FILE = "latest.html"
@@ -48,9 +51,12 @@ def _seconds(value) -> str:
     return f"{value:.1f} s" if isinstance(value, int | float) else "–"
 
 
-def _sdk_view(partition: dict) -> dict:
-    """One SDK's row in the "Per SDK" table and its section, as report.html.j2 shows them."""
+def _sdk_view(partition: dict, owners=None) -> dict:
+    """One SDK's row in the "Per SDK" table and its section, as report.html.j2 shows them; with `owners`
+    (TESTOWNERS), the SDK's owner and each failing test's."""
     s, rows = partition["summary"], partition["rows"]
+    owners = owners or Owners()
+    sdk_owner = owners.owner_of_sdk(s["sdk"])
     counts = s.get("counts", {})
     return {
         "sdk": s["sdk"],
@@ -69,11 +75,20 @@ def _sdk_view(partition: dict) -> dict:
                 "status": r["status"],
                 "duration": _seconds(r["duration"]),
                 "message": r["message"],
+                "quarantined": bool(r.get("quarantined")),
+                "owner": _test_owner(owners, r) if r["status"] in ("failed", "error") else "",
             }
             for r in sorted(rows, key=lambda r: (r["status"] == "passed", r["classname"], r["name"]))
         ],
         "log_excerpt": s.get("log_excerpt") or [],
+        "owner": sdk_owner.owner if sdk_owner else "",
+        "quarantined": (s.get("counts") or {}).get("quarantined", 0),
     }
+
+
+def _test_owner(owners: Owners, row: dict) -> str:
+    rule = owners.owner_of(row["sdk"], test_name(row["classname"], row["name"]), row["test_id"])
+    return rule.owner if rule else ""
 
 
 def _history_view(history: list[dict]) -> list[tuple[str, list[dict]]]:
@@ -106,9 +121,11 @@ def render_report(
     validation: dict,
     history: list[dict],
     dashboard: dict | None = None,
+    triage: dict | None = None,
 ) -> str:
     """The run's report. `history`: the DAG's summaries (history.read_summaries); `dashboard`:
-    analytics.dashboard's answers, shown as the SDK health section when given."""
+    analytics.dashboard's answers, shown as the SDK health section when given; `triage`: the run's
+    cross-SDK incidents, the quarantine's release status and the owners (publish.report_triage)."""
     board = None
     if dashboard is not None:
         board = dashboard_view(
@@ -123,9 +140,11 @@ def render_report(
         logical_date=logical_date,
         validation=validation.get("summary", "not run"),
         data_docs=bool(validation.get("data_docs")),
-        sdks=[_sdk_view(partition) for partition in partitions],
+        sdks=[_sdk_view(partition, triage and triage["owners"]) for partition in partitions],
         history=_history_view(history),
         board=board,
+        triage=triage and triage_view(sdks=[p["summary"]["sdk"] for p in partitions], **triage),
+        quarantine_link=None,
     )
 
 
