@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 
 from sdk_campaigns import history
-from sdk_campaigns.campaign import alert_routing, metrics, quarantine
+from sdk_campaigns.campaign import alert_routing, metrics, outcomes, quarantine
 from sdk_campaigns.campaign import collect as collecting
 from sdk_campaigns.campaign.assets import history_asset
 from sdk_campaigns.campaign.aws import AwsContext
@@ -34,7 +34,9 @@ def publish_run(
     validation = validation or {"summary": "validation did not run"}
     # Checked as they are read: a refused outcome is results_invalid here, and none of its rows are stored.
     # Quarantined tests are marked and not counted (campaign/quarantine.py).
-    found = quarantine.judged_outcomes(aws.client("s3"), config, run)
+    s3 = aws.client("s3")
+    found = outcomes.read_outcomes(s3, config.campaign.results_bucket, run, config.limits)
+    found = quarantine.apply_to_run(found, quarantine.run_entries(s3, config, run))
     report_file = report.report_path(config.report_dir(), run.dag_id, run.run_id)
     send_run_metrics(aws.client("cloudwatch"), run, found)
     incidents = alert_routing.record_incidents(config, run, found)

@@ -266,6 +266,10 @@ def test_every_template_escapes_and_only_generated_markup_is_trusted():
         "base.html.j2",
         "dashboard.html.j2",
         "health_page.html.j2",
+        "incidents.html.j2",
+        "owners.html.j2",
+        "quarantine_page.html.j2",
+        "quarantine_table.html.j2",
         "report.html.j2",
         "run_pending.html.j2",
     }

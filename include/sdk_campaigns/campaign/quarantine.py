@@ -357,17 +357,20 @@ def _recent_runs(uri, dag_id, sdks, cache, history, limit) -> dict[str, list[lis
     return cache if sdks is None else {sdk: cache[sdk] for sdk in sdks}
 
 
+def run_entries(s3, config: CampaignConfig, run) -> list[dict]:
+    """for_run's entries; when the page's changes or the run's copy cannot be reached, the config's
+    entries alone (logged): the run's results must still land."""
+    try:
+        return for_run(s3, config.campaign.results_bucket, run.results_prefix, config)
+    except Exception as err:  # history or bucket unreachable: boto, pyarrow and OS errors alike
+        log.error("the quarantine could not be decided (%s): only the config's entries apply", err)
+        return entries_in_force(merged_entries(config, []))
+
+
 def judged_outcomes(s3, config: CampaignConfig, run) -> list[dict]:
     """Every planned SDK's outcome (outcomes.read_outcomes, checked) with the run's quarantine applied:
-    what validate, publish and the verdict go by. The history must be reachable (tasks set the
-    connection); when the page's changes cannot be read, the config's entries alone apply."""
+    what validate, publish and the verdict go by (tasks set the history's connection first)."""
     from sdk_campaigns.campaign import outcomes
 
-    bucket = config.campaign.results_bucket
-    found = outcomes.read_outcomes(s3, bucket, run, config.limits)
-    try:
-        entries = for_run(s3, bucket, run.results_prefix, config)
-    except Exception as err:  # history or bucket unreachable: the run's results must still land
-        log.error("the quarantine could not be decided (%s): only the config's entries apply", err)
-        entries = entries_in_force(merged_entries(config, []))
-    return apply_to_run(found, entries)
+    found = outcomes.read_outcomes(s3, config.campaign.results_bucket, run, config.limits)
+    return apply_to_run(found, run_entries(s3, config, run))

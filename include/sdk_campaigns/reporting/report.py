@@ -76,7 +76,7 @@ def _sdk_view(partition: dict, owners=None) -> dict:
                 "duration": _seconds(r["duration"]),
                 "message": r["message"],
                 "quarantined": bool(r.get("quarantined")),
-                "owner": _test_owner(owners, r) if r["status"] in ("failed", "error") else "",
+                "owner": _test_owner(owners, s["sdk"], r) if r["status"] in ("failed", "error") else "",
             }
             for r in sorted(rows, key=lambda r: (r["status"] == "passed", r["classname"], r["name"]))
         ],
@@ -86,8 +86,8 @@ def _sdk_view(partition: dict, owners=None) -> dict:
     }
 
 
-def _test_owner(owners: Owners, row: dict) -> str:
-    rule = owners.owner_of(row["sdk"], test_name(row["classname"], row["name"]), row["test_id"])
+def _test_owner(owners: Owners, sdk: str, row: dict) -> str:
+    rule = owners.owner_of(sdk, test_name(row.get("classname"), row.get("name")), row.get("test_id") or "")
     return rule.owner if rule else ""
 
 
