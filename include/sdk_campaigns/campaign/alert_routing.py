@@ -40,6 +40,12 @@ def load_scenarios(config: CampaignConfig) -> dict:
         return {}
 
 
+def official(run) -> bool:
+    """Whether the run is in the official lane (runs without overrides; see the history's lanes). An ad hoc
+    run's incidents are shown in its report, but neither kept with the official history nor alerted."""
+    return getattr(run, "lane", "official") == "official"
+
+
 def record_incidents(config: CampaignConfig, run, found: list[dict]) -> dict:
     """Detect the run's cross-SDK incidents and keep them with the history; returns the date's document."""
     detected = incident_rules.detect(found, load_scenarios(config), config.alerts.incident_min_sdks)
@@ -47,6 +53,8 @@ def record_incidents(config: CampaignConfig, run, found: list[dict]) -> dict:
         log.warning(
             "cross-SDK incident: %s %s in %s", incident["kind"], incident["key"], ", ".join(incident["sdks"])
         )
+    if not official(run):
+        return {"logical_date": run.logical_date, "run_id": run.run_id, "incidents": detected, "alerted": []}
     return incident_rules.record(
         config.history_uri(), run.dag_id, logical_date=run.logical_date, run_id=run.run_id, incidents=detected
     )
@@ -72,7 +80,9 @@ def announce(
     if incidents:
         findings = incident_rules.explained(findings, incidents, load_scenarios(config), found)
         fresh = [i for i in incidents if incident_rules.identity(i) not in incidents_document["alerted"]]
-        if fresh:
+        if fresh and not official(run):
+            log.info("an ad hoc run's cross-SDK incidents are in its report, not alerted")
+        elif fresh:
             alert = incident_rules.build_incident_alert(fresh, **top)
             sent["incident"] = _try(
                 "cross-SDK incident", lambda: deliver(alert, **_campaign_channels(config, aws_conn_id))

@@ -140,10 +140,10 @@ def scenario_failures(outcome: dict, patterns: tuple[str, ...]) -> list[str]:
     """The counted (not quarantined) failing tests of one SDK's outcome that belong to a scenario."""
     failing = []
     for row in outcome.get("rows", []):
-        if row.get("quarantined") or row["status"] not in ("failed", "error"):
+        if row.get("quarantined") or row.get("status") not in ("failed", "error"):
             continue
-        name = test_name(row["classname"], row["name"])
-        if any(matches(p, name=name, test_id=row["test_id"]) for p in patterns):
+        name = test_name(row.get("classname"), row.get("name"))
+        if any(matches(p, name=name, test_id=row.get("test_id") or "") for p in patterns):
             failing.append(name)
     return failing
 
@@ -247,7 +247,7 @@ def explained(findings: dict, incidents: list[dict], scenarios: dict, outcomes: 
         failing = [
             r
             for r in outcome.get("rows", [])
-            if r["status"] in ("failed", "error") and not r.get("quarantined")
+            if r.get("status") in ("failed", "error") and not r.get("quarantined")
         ]
         if outcome["sdk"] in in_scenario and failing and all(explained_test(r) for r in failing):
             covered_sdks.add(outcome["sdk"])

@@ -243,7 +243,7 @@ def apply(outcome: dict, entries: list[dict]) -> dict:
     if not held:
         return {**outcome, "rows": rows}
     counts = count_rows(kept)
-    held_failing = sum(r["status"] in ("failed", "error") for r in held)
+    held_failing = sum(r.get("status") in ("failed", "error") for r in held)
     counts.update(quarantined=len(held), quarantined_failed=held_failing)
     failing = counts["failed"] + counts["error"]
     status, reason = outcome["status"], outcome["reason"]
