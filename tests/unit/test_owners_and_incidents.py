@@ -225,3 +225,34 @@ def test_an_incident_is_alerted_once_per_date(tmp_path):
     again = incidents.record(uri, "d", logical_date=date, run_id="r1-rerun", incidents=detected)
     assert again["alerted"] == [incidents.identity(detected[0])] and again["run_id"] == "r1-rerun"
     assert [d["run_id"] for d in incidents.recent(uri, "d")] == ["r1-rerun"]
+
+
+def test_an_ad_hoc_runs_incidents_are_neither_kept_nor_alerted(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from sdk_campaigns.campaign import alert_routing
+    from sdk_campaigns.config import CampaignConfig
+
+    (tmp_path / "scenarios.yaml").write_text(SCENARIOS)
+    monkeypatch.setenv("SDK_CAMPAIGNS_CONFIG", str(tmp_path / "campaign.yaml"))
+    config = CampaignConfig.model_validate(
+        {
+            "campaign": {"results_bucket": "bucket", "history_uri": str(tmp_path / "history")},
+            "alerts": {"http_conn_id": "never_called"},
+            "sdks": {"python": {"image": "python", "test_command": ["pytest"]}},
+        }
+    )
+    run = SimpleNamespace(dag_id="d", run_id="r", logical_date="2026-11-21T06:00:00+00:00", lane="adhoc")
+    document = alert_routing.record_incidents(config, run, _outcomes(FOUR_OF_SIX))
+    assert [i["key"] for i in document["incidents"]] == ["s3.list_buckets"]  # for the run's own report
+    assert incidents.recent(config.history_uri(), "d") == []
+    sent = []
+    monkeypatch.setattr(alert_routing, "deliver", lambda alert, **channels: sent.append(alert) or ["webhook"])
+    monkeypatch.setattr(alert_routing, "send_alert", lambda findings, **channels: [])
+    findings = {"dag_id": "d", "logical_date": run.logical_date, "run_id": "r", "report": ""}
+    alert_routing.announce(config, run, findings, _outcomes(FOUR_OF_SIX), document, "aws_default")
+    assert sent == []
+    official = SimpleNamespace(**{**vars(run), "lane": "official"})
+    document = alert_routing.record_incidents(config, official, _outcomes(FOUR_OF_SIX))
+    alert_routing.announce(config, official, findings, _outcomes(FOUR_OF_SIX), document, "aws_default")
+    assert len(sent) == 1 and incidents.recent(config.history_uri(), "d")[0]["alerted"]
