@@ -11,7 +11,7 @@ import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
 
-from sdk_campaigns.campaign import quarantine
+from sdk_campaigns.campaign import incidents, quarantine
 from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns.reporting import form_tokens, health_app, quarantine_page
 
@@ -133,5 +133,12 @@ def test_the_dashboard_shows_the_quarantine_and_links_its_page(config, monkeypat
     expires = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
     entry = {"sdk": "python", "test": "suite.t", "reason": "r", "owner": "@o", "expires": expires}
     quarantine.record_change(config.history_uri(), DAG, action="add", entry=entry, why="r", by="alice")
+    incident = {"kind": "scenario", "key": "s3.list_buckets", "sdks": ["go", "java", "python"], "tests": {}}
+    incidents.record(
+        config.history_uri(), DAG, logical_date="2026-11-21T06:00:00+00:00", run_id="r", incidents=[incident]
+    )
     page = _client(config, monkeypatch, user="viewer", may_edit=False).get("/").text
     assert "<code>suite.t</code>" in page and "href='/sdk-health/quarantine'" in page
+    assert "scenario s3.list_buckets fails" in page and "3: go, java, python" in page
+    assert page.index("Cross-SDK incidents") < page.index("<h2>Quarantine</h2>")
+    assert "<td>python</td><td>@python-sdk</td>" in page  # include/TESTOWNERS, beside the default config
