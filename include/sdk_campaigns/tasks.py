@@ -105,6 +105,8 @@ def register_jobs(
 
 
 def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str) -> dict:
+    from sdk_campaigns import history
+
     planned = SdkPlan.from_xcom(sdk_plan)
     campaign_run = RunPlan.from_xcom(run, [sdk_plan])
     aws = AwsContext(aws_conn_id)
@@ -131,10 +133,14 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
         outcome.reason = "the image build failed (see build_image): " + outcome.reason
     document = {**outcome.to_dict(), "ref": planned.ref}
     settings = config.sdks[planned.sdk]
+    history.use_airflow_connection(aws_conn_id)  # the quarantine's page changes live with the history
+    counted = quarantine.apply(
+        document, quarantine.run_entries(s3, config, campaign_run)
+    )  # as publish counts
     document["metrics"] = metrics.publish_and_read_back(
         aws.client("cloudwatch"),
         metrics.campaign_metrics(
-            document,
+            counted,
             dag_id=campaign_run.dag_id,
             vcpu=settings.vcpu,
             memory_gib=settings.memory_mib / 1024,

@@ -70,3 +70,13 @@ def test_the_run_kept_the_quarantine_it_went_by(campaign, aws_client):
     prefix = f"sdk_test_campaign/{python['summary']['run_id']}/attempt-1/quarantine.json"
     body = aws_client("s3").get_object(Bucket=config["campaign"]["results_bucket"], Key=prefix)["Body"].read()
     assert [e["test"] for e in json.loads(body)["entries"]] == [QUARANTINED]
+
+
+def test_cloudwatch_counts_no_quarantined_test(campaign, aws_client):
+    _, python, config = campaign
+    key = f"sdk_test_campaign/{python['summary']['run_id']}/attempt-1/python/outcome.json"
+    outcome = json.loads(
+        aws_client("s3").get_object(Bucket=config["campaign"]["results_bucket"], Key=key)["Body"].read()
+    )
+    assert outcome["status"] == "tests_failed"  # collect's own classification, kept as the job's record
+    assert outcome["metrics"]["PassRate"] == 100.0 and outcome["metrics"]["TestsFailed"] == 0  # read back
