@@ -186,3 +186,26 @@ def test_an_owners_regression_goes_to_the_owner_and_the_campaign(campaign, recei
         ("go", "@sdk-platform"),
         ("python", "@python-team"),
     ]
+
+
+def test_quarantine_changes_and_incidents_live_in_an_s3_history(stack_home):
+    """The page's changes and a date's incidents in an s3:// history on moto (as the default history_uri)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sdk_campaigns.campaign import incidents, quarantine
+
+    uri = f"s3://{load_config(DEFAULT_CONFIG_PATH).campaign.results_bucket}/it-history-{uuid.uuid4().hex[:8]}"
+    expires = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
+    entry = {"sdk": "go", "test": "sdk.TestX", "reason": "flaky", "owner": "@go", "expires": expires}
+    quarantine.record_change(uri, "d", action="add", entry=entry, why="flaky", by="alice")
+    quarantine.record_change(uri, "d", action="remove", entry=entry, why="fixed", by="bob")
+    assert [(c["by"], c["action"]) for c in quarantine.audit_log(uri, "d")] == [
+        ("alice", "add"),
+        ("bob", "remove"),
+    ]
+    incident = {"kind": "scenario", "key": "s3.list_buckets", "sdks": ["go", "java", "php"], "tests": {}}
+    document = incidents.record(uri, "d", logical_date=DAYS[1], run_id="r", incidents=[incident])
+    incidents.mark_alerted(uri, "d", document, [incident])
+    (kept,) = incidents.recent(uri, "d")
+    assert kept["alerted"] == [incidents.identity(incident)]
+    assert history.list_partitions(uri, "d") == []  # the documents' folders are never partitions
