@@ -102,6 +102,9 @@ def write_plugins_zip(path: Path, config_path: Path, image_folders: list[str]) -
             _add(archive, plugin.name, plugin.read_bytes())
         _zip_tree(archive, REPO_ROOT / "include" / PACKAGE, PACKAGE, LEFT_HOME)
         _add(archive, f"{FILES}/campaign.yaml", config_path.read_bytes())
+        for name in ("TESTOWNERS", "scenarios.yaml"):  # alerts.owners_file, scenarios_file: beside the config
+            if (config_path.parent / name).is_file():
+                _add(archive, f"{FILES}/{name}", (config_path.parent / name).read_bytes())
         for folder in image_folders:
             _zip_tree(archive, REPO_ROOT / "images" / folder, f"{FILES}/images/{folder}", {"__pycache__"})
 

@@ -11,7 +11,7 @@ import re
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -120,6 +120,38 @@ class AlertSettings(_Strict):
         default="", pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256})?$"
     )
     http_conn_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")  # an Airflow HTTP connection
+    # Owners and cross-SDK incidents (docs/quarantine.md): files beside the campaign config by default.
+    owners_file: str = "TESTOWNERS"  # <sdk> <test pattern> <owner> <alert target>, one line each
+    scenarios_file: str = "scenarios.yaml"  # scenario -> each SDK's test patterns
+    incident_min_sdks: int = Field(default=3, ge=2, le=1000)  # SDKs failing one scenario/reason at once
+    # What the channels above get once owners have their own targets: every item, or only the unowned.
+    default_receives: Literal["all", "unowned"] = "all"
+
+
+class QuarantineEntry(_Strict):
+    """One quarantined test (or test pattern) of one SDK ('*': every SDK): it runs and is recorded but
+    counts toward no pass rate, verdict or alert until `expires` (the end of that day, UTC)."""
+
+    sdk: str = Field(pattern=r"^(\*|[a-z][a-z0-9_-]{0,39})$")
+    test: str = Field(min_length=1, max_length=500)  # a test's name (class.name), a glob of it, or its id
+    reason: str = Field(min_length=1, max_length=500)
+    owner: str = Field(min_length=1, max_length=100)
+    expires: date
+
+    @field_validator("test", "reason", "owner")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ch in value for ch in "\r\n\x00"):
+            raise ValueError("must be one line of text")
+        return value.strip()
+
+
+class QuarantineSettings(_Strict):
+    """Quarantined tests (docs/quarantine.md); the SDK Health page adds and removes more."""
+
+    ready_after_passes: int = Field(default=5, ge=1, le=100)  # passes in a row: "ready to release"
+    max_days: int = Field(default=90, ge=1, le=3650)  # the furthest expiry the page accepts
+    tests: tuple[QuarantineEntry, ...] = ()
 
 
 class LimitSettings(_Strict):
@@ -286,6 +318,7 @@ class CampaignConfig(_Strict):
     infra: InfraSettings = InfraSettings()
     limits: LimitSettings = LimitSettings()
     events: EventSettings = EventSettings()
+    quarantine: QuarantineSettings = QuarantineSettings()
     sdks: dict[str, SdkSettings] = Field(min_length=1)
 
     @field_validator("sdks")
@@ -307,6 +340,12 @@ class CampaignConfig(_Strict):
 
     def report_dir(self) -> Path:
         return Path(self.campaign.report_dir) if self.campaign.report_dir else data_home() / "reports"
+
+
+def beside_config(name: str) -> Path:
+    """A file the config names (TESTOWNERS, scenarios.yaml): absolute, or beside the config file."""
+    path = Path(name)
+    return path if path.is_absolute() else config_path().parent / path
 
 
 def data_home() -> Path:
@@ -331,6 +370,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
+        elif models := [a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]:
+            model = models[0]  # a list of models (quarantine.tests)
         elif str(part) == "sdks":
             model = SdkSettings
     return sorted(model.model_fields)

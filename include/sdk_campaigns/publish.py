@@ -5,7 +5,8 @@
 3. write_reports        the run's report with its tests' history pages, latest.html, feed.json, badges
 4. upload_reports       production: the published folder to report_s3_uri
 5. record_asset_event   the history Asset's event, naming the date, lane and statuses it brought
-6. announce_findings    alerts on regressions, new flaky tests and newly broken SDKs
+6. announce_findings    alerts on regressions, new flaky tests and newly broken SDKs, to their owners
+                        (TESTOWNERS), and one per cross-SDK incident (campaign/alert_routing.py)
 7. apply_retention      history partitions older than history_retention_days are deleted
 
 An ad hoc run (one with overrides: campaign/plan.py) gets its history partitions in the ad hoc lane
@@ -19,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sdk_campaigns import history
+from sdk_campaigns.campaign import alert_routing, metrics, outcomes, quarantine
 from sdk_campaigns.campaign import collect as collecting
-from sdk_campaigns.campaign import metrics, outcomes
 from sdk_campaigns.campaign.assets import history_asset
 from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.plan import OFFICIAL_LANE, RunPlan
@@ -36,14 +37,18 @@ def publish_run(
     """Every step above, in order; returns the run's report path."""
     validation = validation or {"summary": "validation did not run"}
     # Checked as they are read: a refused outcome is results_invalid here, and none of its rows are stored.
-    found = outcomes.read_outcomes(aws.client("s3"), config.campaign.results_bucket, run, config.limits)
+    # Quarantined tests are marked and not counted (campaign/quarantine.py).
+    s3 = aws.client("s3")
+    found = outcomes.read_outcomes(s3, config.campaign.results_bucket, run, config.limits)
+    found = quarantine.apply_to_run(found, quarantine.run_entries(s3, config, run))
     report_file = report.report_path(config.report_dir(), run.dag_id, run.run_id)
     official = run.lane == OFFICIAL_LANE
     if official:
         send_run_metrics(aws.client("cloudwatch"), run, found)
-    store_history(config.history_uri(), run, found, validation, report_file)
+    incidents = alert_routing.record_incidents(config, run, found)
+    store_history(config.history_uri(), run, [dict(o) for o in found], validation, report_file)
     if official:
-        write_reports(config, run, validation, report_file)
+        write_reports(config, run, validation, report_file, incidents.get("incidents", []))
     else:
         write_adhoc_report(config, run, validation, report_file)
     if config.campaign.report_s3_uri:
@@ -56,7 +61,7 @@ def publish_run(
             "logical date %s is still to come: no alerts (it is not the current state)", run.logical_date
         )
     else:
-        announce_findings(config, run, report_file, aws)
+        announce_findings(config, run, report_file, aws, found, incidents)
     if config.campaign.history_retention_days:  # after the report: an old backfill still gets one
         apply_retention(config)
     return str(report_file)
@@ -100,7 +105,9 @@ def store_history(uri: str, run: RunPlan, found: list[dict], validation: dict, r
     log.info("history written under %s", uri)
 
 
-def write_reports(config: CampaignConfig, run: RunPlan, validation: dict, report_file: Path) -> None:
+def write_reports(
+    config: CampaignConfig, run: RunPlan, validation: dict, report_file: Path, incidents: list[dict] = ()
+) -> None:
     """The run's report with the campaign's dashboard, latest.html (unless this run is a backfill
     of an older date), feed.json and badges."""
     from sdk_campaigns.history import analytics
@@ -122,6 +129,7 @@ def write_reports(config: CampaignConfig, run: RunPlan, validation: dict, report
         test_link=lambda sdk, test_id: (
             test_pages.offline_link(sdk, test_id) if (sdk, test_id) in pages else None
         ),
+        triage=report_triage(config, incidents),
     )
     report.write_report(report_file, html, update_latest=report.is_newest_run(summaries, run.logical_date))
     base_url = config.campaign.report_base_url.rstrip("/")
@@ -212,12 +220,17 @@ def record_asset_event(config: CampaignConfig, outlet_events, run: RunPlan, foun
     }
 
 
-def announce_findings(config: CampaignConfig, run: RunPlan, report_file: Path, aws: AwsContext) -> None:
-    """Alert on this run's regressions, new flaky tests and newly broken SDKs (see config.alerts).
-
-    A channel that fails is logged, not raised: history and report are already published.
-    """
-    from sdk_campaigns.campaign.alerts import AlertError, send_alert
+def announce_findings(
+    config: CampaignConfig,
+    run: RunPlan,
+    report_file: Path,
+    aws: AwsContext,
+    found: list[dict],
+    incidents: dict,
+) -> None:
+    """Alert on this run's regressions, new flaky tests and newly broken SDKs, less the quarantined tests
+    and what its cross-SDK incidents say (sent once, on their own), each to its owners (see
+    campaign/alert_routing.py). A channel that fails is logged, not raised: history and report are out."""
     from sdk_campaigns.history.analytics import run_findings
 
     findings = run_findings(config.history_uri(), run.dag_id, run.logical_date)
@@ -225,22 +238,25 @@ def announce_findings(config: CampaignConfig, run: RunPlan, report_file: Path, a
         "findings: %d regressions, %d fixed, %d new flaky, %d newly broken",
         *(len(findings[k]) for k in ("regressions", "fixed", "new_flaky", "broken")),
     )
-    try:
-        channels = send_alert(
-            {
-                **findings,
-                "dag_id": run.dag_id,
-                "logical_date": run.logical_date,
-                "run_id": run.run_id,
-                "report": str(report_file),
-            },
-            sns_topic_arn=config.alerts.sns_topic_arn or None,
-            aws_conn_id=aws.aws_conn_id,
-            http_conn_id=config.alerts.http_conn_id or None,
-        )
-        log.info("alert sent via %s", ", ".join(channels) if channels else "no channel")
-    except AlertError as err:
-        log.error("alert not delivered: %s", err)
+    top = {
+        "dag_id": run.dag_id,
+        "logical_date": run.logical_date,
+        "run_id": run.run_id,
+        "report": str(report_file),
+    }
+    alert_routing.announce(config, run, {**findings, **top}, found, incidents, aws.aws_conn_id)
+
+
+def report_triage(config: CampaignConfig, incidents: list[dict]) -> dict:
+    """What the report shows of owners, quarantine and the run's cross-SDK incidents."""
+    entries = quarantine.current_entries(config, config.history_uri())
+    return {
+        "incidents": incidents,
+        "owners": alert_routing.load_owners(config),
+        "quarantine": quarantine.release_status(
+            config.history_uri(), config.campaign.dag_id, entries, config.quarantine.ready_after_passes
+        ),
+    }
 
 
 def apply_retention(config: CampaignConfig) -> None:

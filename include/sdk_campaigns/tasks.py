@@ -11,7 +11,7 @@ import logging
 
 from sdk_campaigns import task_ids
 from sdk_campaigns.campaign import collect as collecting
-from sdk_campaigns.campaign import commits, job_definitions, metrics, outcomes, resources
+from sdk_campaigns.campaign import commits, job_definitions, metrics, outcomes, quarantine, resources
 from sdk_campaigns.campaign import verdict as verdicts
 from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.plan import OFFICIAL_LANE, RUN_XCOM_KEY, RunPlan, SdkPlan, plan_run
@@ -107,6 +107,8 @@ def register_jobs(
 
 
 def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str) -> dict:
+    from sdk_campaigns import history
+
     planned = SdkPlan.from_xcom(sdk_plan)
     campaign_run = RunPlan.from_xcom(run, [sdk_plan])
     aws = AwsContext(aws_conn_id)
@@ -138,10 +140,12 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
     settings = config.sdks[planned.sdk]
     document["metrics"] = {}  # an ad hoc run's numbers stay out of the official CloudWatch metrics
     if campaign_run.lane == OFFICIAL_LANE:
+        history.use_airflow_connection(aws_conn_id)  # the quarantine's page changes live with the history
+        counted = quarantine.apply(document, quarantine.run_entries(s3, config, campaign_run))  # as publish counts
         document["metrics"] = metrics.publish_and_read_back(
             aws.client("cloudwatch"),
             metrics.campaign_metrics(
-                document,
+                counted,
                 dag_id=campaign_run.dag_id,
                 vcpu=settings.vcpu,
                 memory_gib=settings.memory_mib / 1024,
@@ -162,16 +166,15 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
 
 
 def validate(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_id: str) -> dict:
+    from sdk_campaigns import history
     from sdk_campaigns.campaign.validation import validate_results
 
     campaign_run = RunPlan.from_xcom(run, sdk_plans)
     s3 = AwsContext(aws_conn_id).client("s3")
     bucket = config.campaign.results_bucket
-    rows = [
-        row
-        for outcome in outcomes.read_outcomes(s3, bucket, campaign_run, config.limits)
-        for row in outcome["rows"]
-    ]
+    history.use_airflow_connection(aws_conn_id)  # the quarantine's page changes live with the history
+    found = quarantine.judged_outcomes(s3, config, campaign_run)
+    rows = [row for outcome in found for row in outcome["rows"] if not row["quarantined"]]
     slos = {
         sdk: {"min_pass_rate": s.slo_min_pass_rate, "max_test_seconds": s.max_test_seconds}
         for sdk, s in config.sdks.items()
@@ -210,7 +213,10 @@ def publish(config: CampaignConfig, run: dict, sdk_plans: list[dict], outlet_eve
 
 
 def verdict(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_id: str) -> None:
+    from sdk_campaigns import history
+
     campaign_run = RunPlan.from_xcom(run, sdk_plans)
     s3 = AwsContext(aws_conn_id).client("s3")
-    found = outcomes.read_outcomes(s3, config.campaign.results_bucket, campaign_run, config.limits)
+    history.use_airflow_connection(aws_conn_id)
+    found = quarantine.judged_outcomes(s3, config, campaign_run)  # quarantined tests fail nothing
     verdicts.decide(campaign_run, found, validation_summary())

@@ -40,6 +40,8 @@ def bundle(tmp_path_factory) -> Path:
     config["images"] = {**config.get("images", {}), "builder": "codebuild"}
     config_path = folder / "campaign.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    for name in ("TESTOWNERS", "scenarios.yaml"):  # alerts.owners_file and scenarios_file: beside the config
+        (folder / name).write_bytes((DEFAULT_CONFIG_PATH.parent / name).read_bytes())
     subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "mwaa_bundle.py"), "--out", str(folder / "bundle"),
          "--config", str(config_path)],
@@ -106,6 +108,7 @@ def test_the_bundle_holds_dags_plugins_the_package_and_runtime_requirements(bund
         "sdk_campaigns_files/campaign.yaml" in names
         and "sdk_campaigns_files/images/python/Dockerfile" in names
     )
+    assert {"sdk_campaigns_files/TESTOWNERS", "sdk_campaigns_files/scenarios.yaml"} <= set(names)  # beside it
     assert not [n for n in names if n.startswith("sdk_campaigns/dev/") or n.endswith(".pyc")]
     lines = [
         line for line in (bundle / "requirements.txt").read_text().splitlines() if not line.startswith("#")

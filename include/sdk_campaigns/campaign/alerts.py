@@ -73,6 +73,7 @@ FIELD_LIMITS = {
     "first_failing_commit": 64,
     "last_passed_commit": 64,
     "compare_url": 400,
+    "owner": 100,
 }
 DEFAULT_FIELD_LIMIT = 200
 TOP_LEVEL_LIMITS = {"dag_id": 250, "logical_date": 40, "run_id": 250, "report": 2000}
@@ -204,7 +205,8 @@ def _test_label(item: dict) -> str:
     name = item.get("name") or item.get("test_id") or "(unnamed test)"
     classname = item.get("classname")
     label = code(f"{classname}.{name}" if classname else name) + _commits(item)
-    return f"[{inert(item['sdk'])}] {label}" if item.get("sdk") else label
+    label = f"[{inert(item['sdk'])}] {label}" if item.get("sdk") else label
+    return f"{label} (owner {inert(item['owner'])})" if item.get("owner") else label
 
 
 def _broken_label(item: dict) -> str:
@@ -216,6 +218,8 @@ def _broken_label(item: dict) -> str:
     line += _commits(item)
     if item.get("reason"):
         line += f" ({code(item['reason'])})"
+    if item.get("owner"):
+        line += f" (owner {inert(item['owner'])})"
     return line
 
 
@@ -561,6 +565,27 @@ def send_alert(
     if alert is None:
         log.info("no regressions, new flaky tests or broken SDKs: no alert")
         return []
+    return deliver(
+        alert,
+        sns_topic_arn=sns_topic_arn,
+        aws_conn_id=aws_conn_id,
+        http_conn_id=http_conn_id,
+        webhook_endpoint=webhook_endpoint,
+        timeout=timeout,
+    )
+
+
+def deliver(
+    alert: Alert,
+    *,
+    sns_topic_arn: str | None = None,
+    aws_conn_id: str = "aws_default",
+    http_conn_id: str | None = None,
+    webhook_endpoint: str = "",
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> list[str]:
+    """Send a built alert (send_alert's, or another such as a cross-SDK incident's) on every configured
+    channel, as send_alert says."""
     notifiers: list[_FindingsNotifier] = []
     if sns_topic_arn:
         notifiers.append(SnsAlertNotifier(target_arn=sns_topic_arn, aws_conn_id=aws_conn_id))

@@ -30,6 +30,7 @@ from sdk_campaigns.dev import local_stack
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 HEALTHY_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 ADMIN_USER = "admin"
+VIEWER_USER = "viewer"  # reads DAGs, changes none: what the pages show people without edit access
 ENDED = ("success", "failed")
 T = TypeVar("T")
 # The api-server is on loopback: never ask it through a developer's HTTP proxy.
@@ -67,7 +68,7 @@ def services_env() -> dict[str, str]:
         "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin,{VIEWER_USER}:viewer",
         "AIRFLOW__API__BASE_URL": base_url(),
         "AIRFLOW__API__PORT": str(api_port()),
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -120,10 +121,10 @@ def stop_services() -> list[str]:
     return [c for c in COMPONENTS if local_stack.stop_background(f"airflow-{c}")]
 
 
-def login() -> tuple[str, str]:
-    """The admin login the simple auth manager generated on first start."""
+def login(user: str = ADMIN_USER) -> tuple[str, str]:
+    """A login the simple auth manager generated on first start (the admin's unless told)."""
     passwords = json.loads(passwords_file().read_text())
-    return ADMIN_USER, passwords[ADMIN_USER]
+    return user, passwords[user]
 
 
 def access_token(username: str | None = None, password: str | None = None, server: str | None = None) -> str:

@@ -72,7 +72,13 @@ SUMMARY_SCHEMA = pa.schema(
         ("extra", pa.string()),  # JSON: every other key of the summary, kept as given
     ]
 )
-ROWS_SCHEMA = pa.schema([(c, pa.float64() if c == "duration" else pa.string()) for c in RESULT_COLUMNS])
+# `quarantined`: the publish task's marker (campaign/quarantine.py); null in rows written before it.
+ROWS_SCHEMA = pa.schema(
+    [
+        *((c, pa.float64() if c == "duration" else pa.string()) for c in RESULT_COLUMNS),
+        ("quarantined", pa.bool_()),
+    ]
+)
 INDEX_SCHEMA = SUMMARY_SCHEMA.append(pa.field("partition", pa.string()))
 _INTERNAL = ("schema_version", "logical_time", "extra")
 
@@ -221,13 +227,13 @@ def summary_dict(record: dict) -> dict:
 
 def rows_table(rows: list[dict]) -> pa.Table:
     """Normalised test rows (collect.normalise) as a ROWS_SCHEMA table."""
-    known = set(RESULT_COLUMNS)
+    known = set(ROWS_SCHEMA.names)
     unknown = {key for row in rows for key in row} - known
     if unknown:
         raise HistoryError(f"test rows have columns outside the results schema: {sorted(unknown)}")
     try:
         return pa.table(
-            {column: [row.get(column) for row in rows] for column in RESULT_COLUMNS}, schema=ROWS_SCHEMA
+            {column: [row.get(column) for row in rows] for column in ROWS_SCHEMA.names}, schema=ROWS_SCHEMA
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
         raise HistoryError(f"test rows do not fit the results schema: {err}") from err

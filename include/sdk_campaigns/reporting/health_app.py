@@ -7,7 +7,9 @@ plugins/sdk_health.py).
 - `/test?sdk=…&test_id=…`  one test's history: outcome, duration, message and commit in every run;
 - `/runs/{run_id}`    one DAG run's results (its published report);
 - `/reports/...`      the published reports and Great Expectations Data Docs;
-- `/api/dashboard`    the dashboard as JSON.
+- `/api/dashboard`    the dashboard as JSON;
+- `/quarantine`       quarantined tests, their audit log, and (for users who may edit the DAG) the forms
+                      that change them (reporting/quarantine_page.py).
 
 Plugin apps get no authentication from Airflow by themselves (apache/airflow#72655), so every
 route requires a logged-in user allowed to read the campaign DAG: the UI's session cookie or a
@@ -32,7 +34,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 
 from sdk_campaigns.config import CampaignConfig, cached_config
-from sdk_campaigns.reporting import templating
+from sdk_campaigns.reporting import quarantine_page, templating
 
 # Every Airflow component imports plugins, task processes included: the heavy modules (DuckDB,
 # Arrow) are imported by the routes, in the api-server only.
@@ -47,6 +49,7 @@ CONTENT_SECURITY_POLICY = (
     "sandbox allow-same-origin; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'none'; base-uri 'self'; frame-ancestors 'self'"
 )
+FORMS_POLICY = quarantine_page.FORMS_CONTENT_SECURITY_POLICY.encode()
 SECURITY_HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -85,8 +88,12 @@ class SecurityHeaders:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 names = {name for name, _ in SECURITY_HEADERS}
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": [*kept, *SECURITY_HEADERS]}
+                headers = message.get("headers", [])
+                kept = [(k, v) for k, v in headers if k.lower() not in names]
+                added = list(SECURITY_HEADERS)
+                if (b"content-security-policy", FORMS_POLICY) in headers:  # only the quarantine page sets it
+                    added[0] = (b"content-security-policy", FORMS_POLICY)
+                message = {**message, "headers": [*kept, *added]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -104,6 +111,7 @@ def _require_dag_access(dag_id: str):
         credentials = await HTTPBearer(auto_error=False)(request)
         user = await get_user(request, None, credentials)
         requires_access_dag("GET", param_dag_id=dag_id)(request, user)
+        request.state.user = user
         request.state.may_read_task_logs = _may_read_task_logs(request, user, dag_id)
 
     return Depends(authorized)
@@ -156,6 +164,22 @@ def adhoc_runs(summaries: list[dict], report_links: dict) -> list[dict]:
     return newest[:ADHOC_RUNS_SHOWN]
 
 
+def _triage(config: CampaignConfig, sdks: list[str]) -> dict:
+    """Recent cross-SDK incidents, the quarantine in force with its release state, and the owners."""
+    from sdk_campaigns.campaign import incidents, quarantine
+    from sdk_campaigns.campaign.alert_routing import load_owners
+    from sdk_campaigns.reporting.triage_view import owner_rows, quarantine_rows, recent_incident_rows
+
+    uri, dag_id = config.history_uri(), config.campaign.dag_id
+    entries = quarantine.entries_in_force(quarantine.current_entries(config, uri))
+    status = quarantine.release_status(uri, dag_id, entries, config.quarantine.ready_after_passes)
+    return {
+        "incidents": recent_incident_rows(incidents.recent(uri, dag_id)),
+        "quarantine": quarantine_rows(status),
+        "owners": owner_rows(load_owners(config), sdks),
+    }
+
+
 def report_file_path(report_root: Path, path: str) -> Path | None:
     """The file `path` names inside the report folder, or None: for anything that is not a plain
     relative path to a file there (empty or hidden segments, `..`, control characters, backslashes,
@@ -204,6 +228,8 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
 
+    quarantine_page.add_routes(app, config, URL_PREFIX, AWS_CONN_ID)
+
     @app.get("/", response_class=HTMLResponse)
     def dashboard_page() -> str:
         from sdk_campaigns.reporting import report, test_pages
@@ -213,8 +239,17 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
         adhoc = adhoc_runs(
             adhoc_summaries, report.run_report_links(adhoc_summaries, base=reports_url(dag_id))
         )
+        triage = _triage(config, sorted({s["sdk"] for s in summaries} | set(config.sdk_names)))
+        quarantine_link = f"{URL_PREFIX}{quarantine_page.PATH}"
         if not summaries:
-            return templating.render("health_page.html.j2", dag_id=dag_id, board=None, adhoc=adhoc)
+            return templating.render(
+                "health_page.html.j2",
+                dag_id=dag_id,
+                board=None,
+                adhoc=adhoc,
+                triage=triage,
+                quarantine_link=quarantine_link,
+            )
         from sdk_campaigns.history import analytics
         from sdk_campaigns.reporting.dashboard import dashboard_view
 
@@ -224,7 +259,14 @@ def create_app(config: CampaignConfig | None = None) -> FastAPI:
             log_links=report.run_log_links(summaries, base=reports_url(dag_id)),
             test_link=lambda sdk, test_id: test_pages.app_link(URL_PREFIX, sdk, test_id),
         )
-        return templating.render("health_page.html.j2", dag_id=dag_id, board=board, adhoc=adhoc)
+        return templating.render(
+            "health_page.html.j2",
+            dag_id=dag_id,
+            board=board,
+            adhoc=adhoc,
+            triage=triage,
+            quarantine_link=quarantine_link,
+        )
 
     @app.get("/test", response_class=HTMLResponse)
     def test_page(sdk: str, test_id: str, lane: str = "official") -> str:

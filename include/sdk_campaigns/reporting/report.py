@@ -22,11 +22,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 from sdk_campaigns.campaign.commits import commit_url
+from sdk_campaigns.campaign.owners import Owners
+from sdk_campaigns.campaign.test_patterns import test_name
 from sdk_campaigns.reporting import templating
 from sdk_campaigns.reporting.charts import STATUS_LABEL, logical_time
 from sdk_campaigns.reporting.dashboard import dashboard_view
 from sdk_campaigns.reporting.feed import BADGES_FOLDER, FEED_FILE
 from sdk_campaigns.reporting.publishing import write_atomically
+from sdk_campaigns.reporting.triage_view import triage_view
 
 REPORT_FILE = "report.html"
 LATEST_FILE = "latest.html"
@@ -68,9 +71,12 @@ def _overrides(summary: dict) -> str:
     return "" if raw in ("{}", {}) else raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True)
 
 
-def _sdk_view(partition: dict, test_link=None) -> dict:
-    """One SDK's row in the "Per SDK" table and its section, as report.html.j2 shows them."""
+def _sdk_view(partition: dict, test_link=None, owners=None) -> dict:
+    """One SDK's row in the "Per SDK" table and its section, as report.html.j2 shows them; with `owners`
+    (TESTOWNERS), the SDK's owner and each failing test's."""
     s, rows = partition["summary"], partition["rows"]
+    owners = owners or Owners()
+    sdk_owner = owners.owner_of_sdk(s["sdk"])
     counts = s.get("counts", {})
     return {
         **_commit(s),
@@ -92,11 +98,20 @@ def _sdk_view(partition: dict, test_link=None) -> dict:
                 "status": r["status"],
                 "duration": _seconds(r["duration"]),
                 "message": r["message"],
+                "quarantined": bool(r.get("quarantined")),
+                "owner": _test_owner(owners, s["sdk"], r) if r["status"] in ("failed", "error") else "",
             }
             for r in sorted(rows, key=lambda r: (r["status"] == "passed", r["classname"], r["name"]))
         ],
         "log_excerpt": s.get("log_excerpt") or [],
+        "owner": sdk_owner.owner if sdk_owner else "",
+        "quarantined": (s.get("counts") or {}).get("quarantined", 0),
     }
+
+
+def _test_owner(owners: Owners, sdk: str, row: dict) -> str:
+    rule = owners.owner_of(sdk, test_name(row.get("classname"), row.get("name")), row.get("test_id") or "")
+    return rule.owner if rule else ""
 
 
 def _history_view(history: list[dict]) -> list[tuple[str, list[dict]]]:
@@ -131,10 +146,13 @@ def render_report(
     dashboard: dict | None = None,
     lane: str = "official",
     test_link=None,
+    triage: dict | None = None,
 ) -> str:
     """The run's report. `history`: the DAG's summaries of the run's lane (history.read_summaries);
     `dashboard`: analytics.dashboard's answers, shown as the SDK health section when given;
-    test_link(sdk, test_id): the link of that test's history page from the run's folder, or None."""
+    test_link(sdk, test_id): the link of that test's history page from the run's folder, or None;
+    `triage`: the run's cross-SDK incidents, the quarantine's release status and the owners
+    (publish.report_triage)."""
     board = None
     if dashboard is not None:
         board = dashboard_view(
@@ -151,9 +169,11 @@ def render_report(
         validation=validation.get("summary", "not run"),
         data_docs=bool(validation.get("data_docs")),
         lane=lane,
-        sdks=[_sdk_view(partition, test_link) for partition in partitions],
+        sdks=[_sdk_view(partition, test_link, triage and triage["owners"]) for partition in partitions],
         history=_history_view(history),
         board=board,
+        triage=triage and triage_view(sdks=[p["summary"]["sdk"] for p in partitions], **triage),
+        quarantine_link=None,
     )
 
 
