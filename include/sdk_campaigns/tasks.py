@@ -141,7 +141,8 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
     document["metrics"] = {}  # an ad hoc run's numbers stay out of the official CloudWatch metrics
     if campaign_run.lane == OFFICIAL_LANE:
         history.use_airflow_connection(aws_conn_id)  # the quarantine's page changes live with the history
-        counted = quarantine.apply(document, quarantine.run_entries(s3, config, campaign_run))  # as publish counts
+        # counted as publish counts them: quarantined tests left out
+        counted = quarantine.apply(document, quarantine.run_entries(s3, config, campaign_run))
         document["metrics"] = metrics.publish_and_read_back(
             aws.client("cloudwatch"),
             metrics.campaign_metrics(
