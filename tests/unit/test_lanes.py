@@ -78,7 +78,7 @@ def campaign(tmp_path, monkeypatch, sample_config):
             alerts.append(findings)
         return []
 
-    monkeypatch.setattr("sdk_campaigns.campaign.alerts.send_alert", send_alert)
+    monkeypatch.setattr("sdk_campaigns.campaign.alert_routing.send_alert", send_alert)  # publish sends there
     metrics_sent: list[str] = []
     monkeypatch.setattr(
         publishing, "send_run_metrics", lambda cloudwatch, run, found: metrics_sent.append(run.run_id)

@@ -42,7 +42,7 @@ def config(tmp_path):
 
 
 def _client(config, monkeypatch, *, user: str, may_edit: bool) -> TestClient:
-    monkeypatch.setattr(health_app, "_summaries", lambda config: [])
+    monkeypatch.setattr(health_app, "_summaries", lambda config, lane="official": [])
     monkeypatch.setattr(form_tokens, "_key", lambda: KEY)
     monkeypatch.setattr(quarantine_page, "_may_edit", lambda request, dag_id: may_edit)
     app = health_app.create_app(config)
