@@ -103,7 +103,9 @@ class Bisection:
                 self._finish(NOT_REPRODUCIBLE, f"{self.bad} passed on rerun: the failure was flaky")
                 return
             if self.commits is None:
-                raise BisectionError("the first step must bring the commit list (set_commits)")
+                why = detail.get("commit_list_error") or "the first step brought no commit list"
+                self._finish(INCONCLUSIVE, f"{self.bad} failed again, but the commits to bisect are unknown: {why}")
+                return
         else:
             middle = (self.low + self.high) // 2
             if outcome == BAD:
