@@ -15,15 +15,11 @@ import math
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from sdk_campaigns import history
-from sdk_campaigns.campaign import collect
 from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.batch_jobs import CancellableBatchJobTrigger
 from sdk_campaigns.config import cached_config
-from sdk_campaigns.culprit import bisect, records, steps
-from sdk_campaigns.culprit.commits import CommitListError, parse_commit_list
+from sdk_campaigns.culprit import bisect, steps
 from sdk_campaigns.culprit.request import COMMITS_FILE, BisectionRequest
-from sdk_campaigns.history import culprits
 
 
 class BisectOperator(BaseOperator):
@@ -87,6 +83,8 @@ class BisectOperator(BaseOperator):
         )
 
     def step_done(self, context, event=None, *, state: dict, commit: str, job_name: str, prefix: str):
+        from sdk_campaigns.campaign import collect
+
         config = cached_config()
         request = BisectionRequest.from_xcom(self.plan["request"])
         bisection = bisect.Bisection.from_dict(state)
@@ -117,6 +115,8 @@ class BisectOperator(BaseOperator):
 
     def _commit_list(self, s3, bucket: str, prefix: str, bisection: bisect.Bisection, max_commits: int) -> dict:
         """Reads the first step's commit list into the bisection; what went wrong, if anything."""
+        from sdk_campaigns.culprit.commits import CommitListError, parse_commit_list
+
         key = f"{prefix}results/{COMMITS_FILE}"
         try:
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(8 * 1024 * 1024 + 1)
@@ -132,6 +132,10 @@ class BisectOperator(BaseOperator):
     # --- the answer --------------------------------------------------------------------------------
 
     def _finish(self, context, bisection: bisect.Bisection) -> dict:
+        from sdk_campaigns import history
+        from sdk_campaigns.culprit import records
+        from sdk_campaigns.history import culprits
+
         config = cached_config()
         request = BisectionRequest.from_xcom(self.plan["request"])
         aws = AwsContext(self.aws_conn_id)
