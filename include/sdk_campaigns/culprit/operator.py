@@ -3,7 +3,8 @@ submit the next, until the bisection has its answer.
 
 Each step is a Batch job (culprit/steps.py); between steps the task holds no worker: it defers on the
 campaign's own Batch trigger (cancellable: stopping the task terminates the step's job). The
-bisection's state travels in the deferral's kwargs (plain JSON). A retried task starts over and
+bisection's state (plain JSON) rides in the trigger and comes back in its event: `airflow dags test`
+(3.3.2) hands a resumed task the event only, dropping the deferral's kwargs. A retried task starts over and
 re-attaches to the jobs it already submitted (job names are per run and commit), so it re-reads
 their results instead of running them again.
 """
@@ -14,12 +15,29 @@ import math
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.triggers.base import TriggerEvent
 
 from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.batch_jobs import CancellableBatchJobTrigger
 from sdk_campaigns.config import cached_config
 from sdk_campaigns.culprit import bisect, steps
 from sdk_campaigns.culprit.request import COMMITS_FILE, BisectionRequest
+
+
+class BisectionStepTrigger(CancellableBatchJobTrigger):
+    """The campaign's Batch job trigger, carrying the bisection's state to the task's next step."""
+
+    def __init__(self, *, step: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.step = step
+
+    def serialize(self):
+        classpath, kwargs = super().serialize()
+        return classpath, {**kwargs, "step": self.step}
+
+    async def run(self):
+        async for event in super().run():
+            yield TriggerEvent({**event.payload, "step": self.step})
 
 
 class BisectOperator(BaseOperator):
@@ -72,22 +90,26 @@ class BisectOperator(BaseOperator):
         timeout = config.sdks[request.sdk].timeout_seconds + 600
         poll = config.batch.poll_interval_seconds
         self.defer(
-            trigger=CancellableBatchJobTrigger(
+            trigger=BisectionStepTrigger(
                 job_id=job_id,
                 aws_conn_id=self.aws_conn_id,
                 waiter_delay=poll,
                 waiter_max_attempts=math.ceil(timeout / poll),
+                step={"state": state.to_dict(), "commit": commit, "job_name": job_name, "prefix": prefix},
             ),
             method_name="step_done",
-            kwargs={"state": state.to_dict(), "commit": commit, "job_name": job_name, "prefix": prefix},
         )
 
-    def step_done(self, context, event=None, *, state: dict, commit: str, job_name: str, prefix: str):
+    def step_done(self, context, event=None):
         from sdk_campaigns.campaign import collect
 
+        step = (event or {}).get("step")
+        if not step:
+            raise AirflowFailException(f"the step's trigger returned no bisection state: {event!r}")
+        commit, job_name, prefix = step["commit"], step["job_name"], step["prefix"]
         config = cached_config()
         request = BisectionRequest.from_xcom(self.plan["request"])
-        bisection = bisect.Bisection.from_dict(state)
+        bisection = bisect.Bisection.from_dict(step["state"])
         aws = AwsContext(self.aws_conn_id)
         s3 = aws.client("s3")
         bucket = config.campaign.results_bucket

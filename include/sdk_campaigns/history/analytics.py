@@ -353,9 +353,11 @@ class HistoryAnalytics:
     def _with_not_reproducible(self, flaky: list[dict], window_days: float) -> list[dict]:
         """Also flaky: the tests of a culprit finder run that passed on rerun at the very commit they
         had failed at ("not reproducible", history/culprits.py), in the window."""
-        since = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=self._since_us(window_days))
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        since = epoch + timedelta(microseconds=self._since_us(window_days))
+        until = epoch + timedelta(microseconds=self.as_of_us)
         known = {(f["sdk"], f["test_id"]) for f in flaky}
-        for test in culprits.not_reproducible_tests(self.uri, self.dag_id, since=since):
+        for test in culprits.not_reproducible_tests(self.uri, self.dag_id, since=since, until=until):
             if (test["sdk"], test["test_id"]) in known or self.sdk not in (None, test["sdk"]):
                 continue
             flaky.append(

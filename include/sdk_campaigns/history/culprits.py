@@ -86,12 +86,20 @@ def read_bisections(uri: str, dag_id: str, *, sdk: str | None = None, since: str
     return found
 
 
-def not_reproducible_tests(uri: str, dag_id: str, *, since: str | datetime | None = None) -> list[dict]:
+def not_reproducible_tests(
+    uri: str, dag_id: str, *, since: str | datetime | None = None, until: str | datetime | None = None
+) -> list[dict]:
     """Tests whose failure a bisection could not reproduce (the bad commit passed on rerun): flaky.
-    One entry per (sdk, test id), the newest bisection's."""
+    One entry per (sdk, test id), the newest bisection's. A bisection is dated by the campaign run
+    that saw the failure (its `logical_date`), else by when it finished; `since` < date <= `until`."""
     newest: dict[tuple[str, str], dict] = {}
-    for record in read_bisections(uri, dag_id, since=since):
+    low = logical_time(since) if since is not None else None
+    high = logical_time(until) if until is not None else None
+    for record in read_bisections(uri, dag_id):
         if record["result"] != "not_reproducible":
+            continue
+        dated = logical_time(record["logical_date"] or record["finished_at"])
+        if (low is not None and dated <= low) or (high is not None and dated > high):
             continue
         labels = record["tests"] or []
         for index, test_id in enumerate(record["test_ids"] or []):
