@@ -60,7 +60,11 @@ with DAG(
             description="The SDK's repository: https://host/path, http://host/path or git://host/path",
         ),
         "good": Param(
-            "", type="string", pattern=REF_PARAM_PATTERN, title="Good commit", description="Where the tests passed"
+            "",
+            type="string",
+            pattern=REF_PARAM_PATTERN,
+            title="Good commit",
+            description="Where the tests passed",
         ),
         "bad": Param(
             "", type="string", pattern=REF_PARAM_PATTERN, title="Bad commit", description="Where they failed"
@@ -105,7 +109,9 @@ with DAG(
 
         return PokeReturnValue(is_done=finder.take_sdk_lock(CONFIG, plan, dag_run.run_id, AWS_CONN_ID))
 
-    @task(task_id="release_sdk_lock", trigger_rule=TriggerRule.ALL_DONE, execution_timeout=timedelta(minutes=2))
+    @task(
+        task_id="release_sdk_lock", trigger_rule=TriggerRule.ALL_DONE, execution_timeout=timedelta(minutes=2)
+    )
     def release_sdk_lock(plan: dict, dag_run=None) -> None:
         """Deletes this SDK's lock if this run holds it, whatever the bisection did."""
         from sdk_campaigns.culprit import finder

@@ -158,7 +158,9 @@ class SdkSettings(_Strict):
     @classmethod
     def _select_tests(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if value and not any("{names}" in a or "{regex}" in a for a in value):
-            raise ValueError(f"select_tests {list(value)} must place the tests with '{{names}}' or '{{regex}}'")
+            raise ValueError(
+                f"select_tests {list(value)} must place the tests with '{{names}}' or '{{regex}}'"
+            )
         return tuple(validate_test_command(value, "select_tests")) if value else value
 
     @field_validator("repo_url")

@@ -212,7 +212,9 @@ def find_breaks(config: CampaignConfig, run: dict, aws_conn_id: str) -> list[dic
     history.use_airflow_connection(aws_conn_id)
     found = bisection_requests(config, run["dag_id"], run["logical_date"])
     for request in found:
-        log.info("break: %s; starting %s run %s", request["note"], config.culprit.dag_id, request["trigger_run_id"])
+        log.info(
+            "break: %s; starting %s run %s", request["note"], config.culprit.dag_id, request["trigger_run_id"]
+        )
     return found
 
 

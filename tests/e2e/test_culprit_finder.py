@@ -78,7 +78,11 @@ def finder_config(stack_home, aws_client, tmp_path_factory):
     batch = aws_client("batch")
     found = resources.stack_resources(aws_client("cloudformation"), config.infra.stack_name)
     spec = job_definitions.job_definition_spec(
-        image=image.image, sdk="python", settings=config.sdks["python"], resources=found, region=batch.meta.region_name
+        image=image.image,
+        sdk="python",
+        settings=config.sdks["python"],
+        resources=found,
+        region=batch.meta.region_name,
     )
     job_definitions.register(batch, f"{config.batch.job_definition_prefix}-python", spec)
     return {"path": str(folder / "campaign.yaml"), "history_uri": str(folder / "history"), "config": config}
@@ -102,7 +106,13 @@ def test_names_the_first_bad_commit_out_of_eight_within_the_bound(repos, finder_
     url, shas = repos
     after = shas["after"]
     logical_date = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0).isoformat()
-    conf = {"sdk": "python", "repo_url": f"{url}/broken.git", "good": shas["good"], "bad": after[-1], "tests": [TEST]}
+    conf = {
+        "sdk": "python",
+        "repo_url": f"{url}/broken.git",
+        "good": shas["good"],
+        "bad": after[-1],
+        "tests": [TEST],
+    }
     result, record = bisect(finder_config, conf, logical_date)
     output = result.stdout + result.stderr
     assert record["result"] == "first_bad", output[-4000:]
@@ -120,10 +130,15 @@ def test_names_the_first_bad_commit_out_of_eight_within_the_bound(repos, finder_
     bucket, _, key = record["record_uri"].removeprefix("s3://").partition("/")
     assert key.startswith("sdk_culprit_finder/python/")
     stored = json.loads(aws_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    assert stored["first_bad"] == after[4] and [s["job_id"] for s in stored["steps"]] == [s["job_id"] for s in steps]
+    assert stored["first_bad"] == after[4] and [s["job_id"] for s in stored["steps"]] == [
+        s["job_id"] for s in steps
+    ]
     # the SDK's lock was released by the teardown
     config = finder_config["config"]
-    assert lock.read_holder(aws_client("s3"), bucket, lock.lock_key(config.culprit.results_prefix, "python")) is None
+    assert (
+        lock.read_holder(aws_client("s3"), bucket, lock.lock_key(config.culprit.results_prefix, "python"))
+        is None
+    )
 
 
 def test_a_break_that_does_not_reproduce_is_not_reproducible_and_marks_the_test_flaky(repos, finder_config):

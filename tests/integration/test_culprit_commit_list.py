@@ -7,7 +7,6 @@ import sys
 import pytest
 
 from sdk_campaigns.culprit import commits
-
 from tests.git_repos import ScriptedRepo, git_daemon
 
 
@@ -38,8 +37,13 @@ def list_in_a_runner_clone(tmp_path, url: str, good: str, bad: str, limit: int) 
     """Clone as images/common/run_suite.py does, run the first step's command; (its output, the list file)."""
     src = tmp_path / "src"
     src.mkdir(parents=True)
-    for step in (["init", "-q"], ["remote", "add", "origin", url], ["fetch", "-q", "--depth", "1", "origin", bad],
-                 ["checkout", "-q", "FETCH_HEAD"]):  # fmt: skip
+    clone = [
+        ["init", "-q"],
+        ["remote", "add", "origin", url],
+        ["fetch", "-q", "--depth", "1", "origin", bad],
+        ["checkout", "-q", "FETCH_HEAD"],
+    ]
+    for step in clone:
         subprocess.run(["git", "-C", str(src), *step], check=True, capture_output=True)
     results = tmp_path / "results"
     command = commits.list_then_test_command(
@@ -57,14 +61,18 @@ def test_lists_first_parent_commits_from_good_to_bad_then_runs_the_tests(served,
     assert "TESTS RAN" in output
     good, bad, listed = commits.parse_commit_list(listing, max_commits=1024)
     assert (good, bad) == (shas["c1"], shas["c6"])
-    assert listed == [shas[k] for k in ("c2", "c3", "m", "c4", "c5", "c6")]  # the branch's own commits: not first-parent
+    assert listed == [
+        shas[k] for k in ("c2", "c3", "m", "c4", "c5", "c6")
+    ]  # the branch's own commits: not first-parent
 
 
 def test_more_commits_than_the_limit_is_an_error_and_the_tests_still_run(served, tmp_path):
     url, shas = served
     output, listing = list_in_a_runner_clone(tmp_path, f"{url}/sdk.git", shas["c1"], shas["c6"], 3)
     assert "TESTS RAN" in output
-    with pytest.raises(commits.CommitListError, match=r"not an ancestor of bad .* within 3 commits|over culprit.max_commits"):
+    with pytest.raises(
+        commits.CommitListError, match=r"not an ancestor of bad .* within 3 commits|over culprit.max_commits"
+    ):
         commits.parse_commit_list(listing, max_commits=3)
 
 

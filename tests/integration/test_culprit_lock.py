@@ -55,7 +55,9 @@ def test_a_stale_lock_is_taken_over_once(place, aws_client):
     s3, bucket, prefix = place
     key = lock.lock_key(prefix, "python")
     old = (datetime.now(UTC) - timedelta(days=2)).isoformat()
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({"run_id": "dead-run", "acquired_at": old}).encode())
+    s3.put_object(
+        Bucket=bucket, Key=key, Body=json.dumps({"run_id": "dead-run", "acquired_at": old}).encode()
+    )
 
     def attempt(run: int) -> bool:
         return lock.acquire(aws_client("s3"), bucket, key, f"run-{run}", stale_after=STALE)[0]

@@ -59,7 +59,9 @@ def finished(result: str, *, sdk="python", tests=("suite.test_s3::test_put_objec
     state = bisect.Bisection(good=A, bad=B)
     state.set_commits([B])
     state.record(B, bisect.GOOD if result == "not_reproducible" else bisect.BAD, job_id="job-1")
-    return records.bisection_record(request, state, key=key, dag_id="sdk_culprit_finder", run_id="r", record_uri="s3://b/k")
+    return records.bisection_record(
+        request, state, key=key, dag_id="sdk_culprit_finder", run_id="r", record_uri="s3://b/k"
+    )
 
 
 def test_bisections_are_stored_and_read_back_beside_the_history(tmp_path):
@@ -68,8 +70,13 @@ def test_bisections_are_stored_and_read_back_beside_the_history(tmp_path):
     culprits.write_bisection(uri, DAG, finished("first_bad", key="k1"))
     culprits.write_bisection(uri, DAG, finished("not_reproducible", sdk="go", key="k2"))
     stored = culprits.read_bisections(uri, DAG)
-    assert [(r["sdk"], r["result"], r["first_bad"]) for r in stored] == [("python", "first_bad", B), ("go", "not_reproducible", None)]
-    assert stored[0]["steps"] == [{"commit": B, "outcome": "bad", "job_id": "job-1"}] and stored[0]["jobs"] == 1
+    assert [(r["sdk"], r["result"], r["first_bad"]) for r in stored] == [
+        ("python", "first_bad", B),
+        ("go", "not_reproducible", None),
+    ]
+    assert (
+        stored[0]["steps"] == [{"commit": B, "outcome": "bad", "job_id": "job-1"}] and stored[0]["jobs"] == 1
+    )
     assert [r["key"] for r in culprits.read_bisections(uri, DAG, sdk="go")] == ["k2"]
     # the partition readers do not see the culprit folder
     assert [p.sdk_key for p in history.list_partitions(uri, DAG)] == ["python"]
@@ -85,9 +92,10 @@ def test_a_not_reproducible_bisection_makes_its_tests_flaky(tmp_path):
     culprits.write_bisection(uri, DAG, finished("not_reproducible", key="k2"))
     with analytics.HistoryAnalytics(uri, DAG) as now:
         flaky = now.flaky_tests()
-    assert [(f["sdk"], f["name"], f["not_reproducible"]["commit"], f["not_reproducible"]["bisection"]) for f in flaky] == [
-        ("python", "test_put_object", B, "k2")
-    ]
+    assert [
+        (f["sdk"], f["name"], f["not_reproducible"]["commit"], f["not_reproducible"]["bisection"])
+        for f in flaky
+    ] == [("python", "test_put_object", B, "k2")]
     assert flaky[0]["test_id"] == make_test_id("python", "suite.test_s3", "test_put_object")
     with analytics.HistoryAnalytics(uri, DAG, sdk="go") as other_sdk:
         assert other_sdk.flaky_tests() == []
@@ -110,7 +118,14 @@ def test_a_break_between_two_commits_starts_one_bisection_of_the_failing_tests(t
     write_run(uri, 3, status="tests_failed", commit=B, failing=("test_put_object",))
     found = bisection_requests(config, DAG, day(3))
     assert [r["conf"] for r in found] == [
-        {"sdk": "python", "repo_url": REPO, "good": A, "bad": B, "tests": ["suite.test_s3::test_put_object"], "logical_date": day(3)}
+        {
+            "sdk": "python",
+            "repo_url": REPO,
+            "good": A,
+            "bad": B,
+            "tests": ["suite.test_s3::test_put_object"],
+            "logical_date": day(3),
+        }
     ]
     assert found[0]["trigger_run_id"].startswith("culprit__python__bbbbbbbbbbbb__")
     assert bisection_requests(config, DAG, day(3)) == found  # the same run id: started once

@@ -22,7 +22,9 @@ def conf(**changes):
 
 
 def test_a_good_conf_names_its_tests_by_the_historys_test_id(sample_config):
-    checked = request.validate_request(conf(tests=["suite.test_s3::test_list_buckets", "0123456789abcdef"]), sample_config)
+    checked = request.validate_request(
+        conf(tests=["suite.test_s3::test_list_buckets", "0123456789abcdef"]), sample_config
+    )
     named, by_id = checked.tests
     assert named.test_id == make_test_id("python", "suite.test_s3", "test_list_buckets")
     assert (named.classname, named.name) == ("suite.test_s3", "test_list_buckets")
@@ -71,7 +73,8 @@ def test_without_a_template_or_with_an_id_only_or_an_odd_name_the_whole_suite_ru
 
 def commit_list(*props):
     body = "".join(f'<property name="{k}" value="{v}"/>' for k, v in props)
-    return f'<?xml version="1.0"?><testsuite name="sdk-culprit-commits" tests="0"><properties>{body}</properties></testsuite>'.encode()
+    suite = f'<testsuite name="sdk-culprit-commits" tests="0"><properties>{body}</properties></testsuite>'
+    return f'<?xml version="1.0"?>{suite}'.encode()
 
 
 def test_a_commit_list_is_read_and_checked():
@@ -81,17 +84,37 @@ def test_a_commit_list_is_read_and_checked():
     with pytest.raises(commits.CommitListError, match="over culprit.max_commits"):
         commits.parse_commit_list(body, max_commits=3)
     with pytest.raises(commits.CommitListError, match="not the bad commit"):
-        commits.parse_commit_list(commit_list(("bad", BAD), ("good", GOOD), ("commit", GOOD[:-1] + "c")), max_commits=9)
+        commits.parse_commit_list(
+            commit_list(("bad", BAD), ("good", GOOD), ("commit", GOOD[:-1] + "c")), max_commits=9
+        )
     with pytest.raises(commits.CommitListError, match="not a full commit SHA"):
-        commits.parse_commit_list(commit_list(("bad", BAD), ("good", GOOD), ("commit", "; rm -rf /")), max_commits=9)
+        commits.parse_commit_list(
+            commit_list(("bad", BAD), ("good", GOOD), ("commit", "; rm -rf /")), max_commits=9
+        )
     with pytest.raises(commits.CommitListError, match="not an ancestor"):
-        commits.parse_commit_list(commit_list(("bad", BAD), ("error", "good x is not an ancestor of bad")), max_commits=9)
+        commits.parse_commit_list(
+            commit_list(("bad", BAD), ("error", "good x is not an ancestor of bad")), max_commits=9
+        )
     with pytest.raises(commits.CommitListError, match="not readable XML"):
-        commits.parse_commit_list(b'<!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]><t>&x;</t>', max_commits=9)
+        commits.parse_commit_list(
+            b'<!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]><t>&x;</t>', max_commits=9
+        )
 
 
 def test_the_first_steps_command_lists_then_runs_the_tests():
-    command = commits.list_then_test_command(["python3", "-m", "pytest", "-k", "a or b"], GOOD, 1024, "/tmp/results")
+    command = commits.list_then_test_command(
+        ["python3", "-m", "pytest", "-k", "a or b"], GOOD, 1024, "/tmp/results"
+    )
     assert command[:2] == ["python3", "-c"]
-    assert command[3:] == [GOOD, "1024", "/tmp/results/culprit-commits.xml", "--", "python3", "-m", "pytest", "-k", "a or b"]
+    assert command[3:] == [
+        GOOD,
+        "1024",
+        "/tmp/results/culprit-commits.xml",
+        "--",
+        "python3",
+        "-m",
+        "pytest",
+        "-k",
+        "a or b",
+    ]
     compile(command[2], "<list-then-test>", "exec")  # the program is valid Python

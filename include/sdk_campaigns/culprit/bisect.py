@@ -104,7 +104,9 @@ class Bisection:
                 return
             if self.commits is None:
                 why = detail.get("commit_list_error") or "the first step brought no commit list"
-                self._finish(INCONCLUSIVE, f"{self.bad} failed again, but the commits to bisect are unknown: {why}")
+                self._finish(
+                    INCONCLUSIVE, f"{self.bad} failed again, but the commits to bisect are unknown: {why}"
+                )
                 return
         else:
             middle = (self.low + self.high) // 2

@@ -58,7 +58,11 @@ def bisection_requests(config: CampaignConfig, dag_id: str, logical_date: str) -
         if not good or good == bad or not repo_url or before[-1].get("repo_url") != repo_url:
             continue
         failing = sorted(
-            {f"{r['classname']}::{r['name']}" for r in partition["rows"] if r["status"] in ("failed", "error")}
+            {
+                f"{r['classname']}::{r['name']}"
+                for r in partition["rows"]
+                if r["status"] in ("failed", "error")
+            }
         )[: config.culprit.max_tests]
         if not failing:
             continue

@@ -37,20 +37,24 @@ def git(*a):return subprocess.run(["git",*a],capture_output=True,text=True)
 props=[("bad",git("rev-parse","HEAD").stdout.strip())]
 bad=props[0][1]
 f=git("fetch","-q","--depth=1","origin",good)
-if f.returncode:props.append(("error","cannot fetch good commit "+good+": "+f.stderr.strip()[-400:]))
+def error(message):props.append(("error",message))
+if f.returncode:error("cannot fetch good commit "+good+": "+f.stderr.strip()[-400:])
 else:
  g=git("rev-parse","FETCH_HEAD").stdout.strip();props.append(("good",g));depth=16
  while True:
   git("fetch","-q","--depth=%d"%depth,"origin",bad)
   if git("merge-base","--is-ancestor",g,bad).returncode==0:
    listed=git("rev-list","--first-parent","--ancestry-path","--reverse",g+".."+bad).stdout.split()
-   if len(listed)>limit:props.append(("error","%d commits between good and bad, over culprit.max_commits (%d)"%(len(listed),limit)))
+   if len(listed)>limit:
+    error("%d commits between good and bad, over culprit.max_commits (%d)"%(len(listed),limit))
    else:props+=[("commit",c) for c in listed]
    break
   if depth>limit:
-   props.append(("error","good %s is not an ancestor of bad %s within %d commits (culprit.max_commits)"%(g,bad,limit)));break
+   error("good %s is not an ancestor of bad %s within %d commits (culprit.max_commits)"%(g,bad,limit))
+   break
   depth=min(depth*4,limit+1)
-print("sdk-culprit: commits between good and bad:",sum(1 for k,_ in props if k=="commit"),[v for k,v in props if k=="error"],flush=True)
+listed=[v for k,v in props if k=="commit"]
+print("sdk-culprit:",len(listed),"commits between good and bad",[v for k,v in props if k=="error"],flush=True)
 os.makedirs(os.path.dirname(out),exist_ok=True)
 with open(out,"w") as fh:
  fh.write('<?xml version="1.0"?>\n<testsuite name="sdk-culprit-commits" tests="0"><properties>')
@@ -64,7 +68,9 @@ class CommitListError(ValueError):
     """The first step's commit list is missing, refused or reports an error; the message says which."""
 
 
-def list_then_test_command(test_command: list[str], good: str, max_commits: int, results_dir: str) -> list[str]:
+def list_then_test_command(
+    test_command: list[str], good: str, max_commits: int, results_dir: str
+) -> list[str]:
     """The first step's command: list the commits, then exec the test command."""
     output = f"{results_dir.rstrip('/')}/{COMMITS_FILE}"
     return ["python3", "-c", LIST_THEN_TEST, good, str(max_commits), output, "--", *test_command]

@@ -86,7 +86,14 @@ class BisectOperator(BaseOperator):
             tags={"sdk": request.sdk, "dag_id": context["dag"].dag_id, "run_id": context["run_id"]},
         )
         bound = bisect.max_jobs(len(state.commits)) if state.commits else "?"
-        self.log.info("step %d (of at most %s): %s at %s, job %s", len(state.steps) + 1, bound, request.sdk, commit, job_id)
+        self.log.info(
+            "step %d (of at most %s): %s at %s, job %s",
+            len(state.steps) + 1,
+            bound,
+            request.sdk,
+            commit,
+            job_id,
+        )
         timeout = config.sdks[request.sdk].timeout_seconds + 600
         poll = config.batch.poll_interval_seconds
         self.defer(
@@ -135,7 +142,9 @@ class BisectOperator(BaseOperator):
         bisection.record(commit, verdict, **detail)
         return self._next(context, bisection)
 
-    def _commit_list(self, s3, bucket: str, prefix: str, bisection: bisect.Bisection, max_commits: int) -> dict:
+    def _commit_list(
+        self, s3, bucket: str, prefix: str, bisection: bisect.Bisection, max_commits: int
+    ) -> dict:
         """Reads the first step's commit list into the bisection; what went wrong, if anything."""
         from sdk_campaigns.culprit.commits import CommitListError, parse_commit_list
 
@@ -176,5 +185,7 @@ class BisectOperator(BaseOperator):
         for line in records.describe(record):
             self.log.info("%s", line)
         if bisection.result == bisect.INCONCLUSIVE:
-            raise AirflowFailException(f"bisection inconclusive: {bisection.reason} (record {record['record_uri']})")
+            raise AirflowFailException(
+                f"bisection inconclusive: {bisection.reason} (record {record['record_uri']})"
+            )
         return record

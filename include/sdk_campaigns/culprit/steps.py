@@ -70,13 +70,15 @@ def job_definition(batch, config: CampaignConfig, sdk: str) -> dict:
     if not active:
         raise StepError(
             f"no ACTIVE job definition {name!r}: run the campaign for {sdk} once "
-            f"(`airflow dags trigger {config.campaign.dag_id} --conf '{{\"sdks\": [\"{sdk}\"]}}'`), "
+            f'(`airflow dags trigger {config.campaign.dag_id} --conf \'{{"sdks": ["{sdk}"]}}\'`), '
             f"which registers it"
         )
     return max(active, key=lambda d: d["revision"])
 
 
-def submit(batch, config: CampaignConfig, *, job_name: str, definition: str, environment: dict, tags: dict) -> str:
+def submit(
+    batch, config: CampaignConfig, *, job_name: str, definition: str, environment: dict, tags: dict
+) -> str:
     """The step's job id: the job of that name already in the queue (a retried task), else a new one."""
     existing = existing_job_id(batch, config.batch.job_queue, job_name)
     if existing:

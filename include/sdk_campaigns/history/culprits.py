@@ -60,12 +60,16 @@ def write_bisection(uri: str, dag_id: str, record: dict) -> str:
         raise HistoryError(f"bisection record does not fit the culprit table: {err}") from err
     folder = _folder(store, dag_id)
     store.makedirs(folder)
-    path = f"{folder}/{finished:%Y%m%dT%H%M%S%f}Z-{safe_name(record['sdk'])}-{safe_name(record['key'])}.parquet"
+    path = (
+        f"{folder}/{finished:%Y%m%dT%H%M%S%f}Z-{safe_name(record['sdk'])}-{safe_name(record['key'])}.parquet"
+    )
     store.write_table(path, table, sync=True)
     return path
 
 
-def read_bisections(uri: str, dag_id: str, *, sdk: str | None = None, since: str | datetime | None = None) -> list[dict]:
+def read_bisections(
+    uri: str, dag_id: str, *, sdk: str | None = None, since: str | datetime | None = None
+) -> list[dict]:
     """Every stored bisection of the campaign (optionally one SDK, optionally finished since a moment),
     oldest first; `steps` parsed back to a list."""
     store = open_store(uri)
