@@ -11,7 +11,11 @@ project.
 
 import json
 import math
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -160,3 +164,62 @@ def test_a_break_that_does_not_reproduce_is_not_reproducible_and_marks_the_test_
     assert [(t["sdk"], t["classname"], t["name"], t["commit"]) for t in flaky] == [
         ("python", "suite.test_widget", "test_widget_adds", shas["flaky_bad"])
     ]
+
+
+def test_a_campaign_run_looks_for_breaks_after_publish(finder_config):
+    """The campaign's hook runs after publish. The image's own sample suite has no git commit (and
+    before commit attribution no result has one): no break, so no culprit finder run is started."""
+    logical_date = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    result = run_airflow(
+        ["dags", "test", "sdk_test_campaign", logical_date, "-c", json.dumps({"sdks": ["python"]})],
+        env={"SDK_CAMPAIGNS_CONFIG": finder_config["path"]},
+    )
+    output = result.stdout + result.stderr
+    assert "[DAG TEST] end task task_id=find_breaks" in output, output[-4000:]
+    assert "start_culprit_finder" in output and "break:" not in output
+    assert "DagRun Finished: dag_id=sdk_test_campaign" in output and "state=success" in output, output[-4000:]
+
+
+def test_two_bisections_of_one_sdk_never_run_jobs_at_the_same_time(repos, finder_config, aws_client):
+    """Two runs for python started together: one takes the SDK's lock, the other waits (its sensor
+    pokes again a minute later) until the first's teardown releases it. Their Batch jobs' lifetimes
+    never overlap."""
+    url, shas = repos
+    conf = {
+        "sdk": "python",
+        "repo_url": f"{url}/flaky.git",
+        "good": shas["flaky_good"],
+        "bad": shas["flaky_bad"],
+        "tests": [TEST],
+    }
+    dates = [
+        (datetime.now(UTC) - timedelta(minutes=50 - i)).replace(microsecond=0).isoformat() for i in (0, 1)
+    ]
+    env = {**os.environ, **local_stack.airflow_env(), "SDK_CAMPAIGNS_CONFIG": finder_config["path"]}
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    processes = [
+        subprocess.Popen(
+            [airflow, "dags", "test", DAG_ID, date, "-c", json.dumps(conf)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for date in dates
+    ]
+    outputs = [p.communicate(timeout=1200)[0] for p in processes]
+    assert all(p.returncode == 0 for p in processes), "\n".join(o[-3000:] for o in outputs)
+    assert sum("held by run manual__" in o for o in outputs) == 1, "exactly one run waited for the lock"
+    runs = [
+        r
+        for r in culprits.read_bisections(finder_config["history_uri"], "sdk_test_campaign", sdk="python")
+        if r["bad"] == shas["flaky_bad"] and r["logical_date"] == ""
+    ][-2:]
+    assert len(runs) == 2 and {r["result"] for r in runs} == {"not_reproducible"}
+    batch = aws_client("batch")
+    spans = []
+    for record in runs:
+        jobs = batch.describe_jobs(jobs=[s["job_id"] for s in record["steps"]])["jobs"]
+        spans.append((min(j["createdAt"] for j in jobs), max(j["stoppedAt"] for j in jobs)))
+    first, second = sorted(spans)
+    assert first[1] <= second[0], f"the two bisections' jobs overlapped: {spans}"

@@ -106,6 +106,7 @@ def verdict(outcome: collect.SdkOutcome, tracked: set[str]) -> tuple[str, dict]:
         "status": outcome.status,
         "reason": outcome.reason,
         "counts": outcome.counts,
+        "job_seconds": outcome.job_seconds,
     }
     ran_suite = outcome.job_status == "SUCCEEDED" and outcome.status != collect.SDK_RESULTS_INVALID
     if not ran_suite:
