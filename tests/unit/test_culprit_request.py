@@ -118,3 +118,46 @@ def test_the_first_steps_command_lists_then_runs_the_tests():
         "a or b",
     ]
     compile(command[2], "<list-then-test>", "exec")  # the program is valid Python
+
+
+def test_steps_name_jobs_and_folders_safely_whatever_the_ref(sample_config):
+    from sdk_campaigns.culprit import steps
+
+    sha = "0123456789abcdef" * 2 + "01234567"
+    assert (
+        steps.step_job_name(sample_config, "k", sha, "python")
+        == "sdk-campaigns-python-culprit-k-0123456789abcdef"
+    )
+    name = steps.step_job_name(sample_config, "k", "release/v1.2", "python")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,128}", name)
+    assert steps.step_prefix(sample_config, "k", "release/v1.2", "python").count("/") == 4
+    assert (
+        steps.step_prefix(sample_config, "k", sha, "python") == f"sdk_test_campaign/culprit-k/{sha}/python/"
+    )
+
+
+def test_a_step_is_judged_on_the_tracked_tests_only():
+    from sdk_campaigns.campaign.collect import SdkOutcome
+    from sdk_campaigns.culprit import bisect, steps
+
+    tracked = make_test_id("python", "suite.t", "test_tracked")
+
+    def outcome(job_status="SUCCEEDED", status="tests_failed", **results):
+        rows = [
+            {"test_id": make_test_id("python", "suite.t", n), "classname": "suite.t", "name": n, "status": s}
+            for n, s in results.items()
+        ]
+        return SdkOutcome(
+            sdk="python", status=status, reason="", job_id="j", job_status=job_status, rows=rows
+        )
+
+    verdict, detail = steps.verdict(outcome(test_tracked="failed", test_other="passed"), {tracked})
+    assert verdict == bisect.BAD and detail["failing_tests"] == ["suite.t::test_tracked"]
+    assert steps.verdict(outcome(test_tracked="error"), {tracked})[0] == bisect.BAD
+    assert steps.verdict(outcome(test_tracked="passed", test_other="failed"), {tracked})[0] == bisect.GOOD
+    absent, detail = steps.verdict(outcome(status="infrastructure_failed"), {tracked})  # not yet written
+    assert absent == bisect.GOOD and detail["tracked_found"] == 0
+    assert steps.verdict(outcome(job_status="FAILED", status="infrastructure_failed"), {tracked})[0] == (
+        bisect.NO_VERDICT
+    )
+    assert steps.verdict(outcome(status="results_invalid"), {tracked})[0] == bisect.NO_VERDICT

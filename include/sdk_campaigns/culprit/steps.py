@@ -13,7 +13,9 @@ bisection's record (written by the DAG) goes under culprit.results_prefix.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 from sdk_campaigns.campaign import collect
 from sdk_campaigns.campaign.batch_jobs import existing_job_id
@@ -30,14 +32,22 @@ class StepError(RuntimeError):
     """A step that cannot be submitted (no job definition yet, ...); the message says the fix."""
 
 
+def commit_label(commit: str) -> str:
+    """A commit as a job-name and folder part: a SHA as it is; a ref (the first step's `bad` may be
+    one, e.g. release/v1.2) by a hash, since '/' and '.' are not allowed in Batch job names."""
+    if re.fullmatch(r"[0-9a-f]{4,40}", commit):
+        return commit
+    return "ref-" + hashlib.sha256(commit.encode()).hexdigest()[:12]
+
+
 def step_prefix(config: CampaignConfig, key: str, commit: str, sdk: str) -> str:
     """The DAG's folder for one step; the job writes under its results/ only."""
-    return f"{config.campaign.dag_id}/culprit-{key}/{commit[:40]}/{sdk}/"
+    return f"{config.campaign.dag_id}/culprit-{key}/{commit_label(commit)}/{sdk}/"
 
 
 def step_job_name(config: CampaignConfig, key: str, commit: str, sdk: str) -> str:
     """Unique per bisection run and commit: a retried task re-attaches instead of submitting again."""
-    return f"{config.batch.job_definition_prefix}-{sdk}-culprit-{key}-{commit[:12]}"
+    return f"{config.batch.job_definition_prefix}-{sdk}-culprit-{key}-{commit_label(commit)[:16]}"
 
 
 def test_command(config: CampaignConfig, request: BisectionRequest, *, first: bool) -> list[str]:

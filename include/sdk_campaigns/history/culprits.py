@@ -9,12 +9,15 @@ and health pages (`read_bisections`), the CLI.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import pyarrow as pa
 
 from sdk_campaigns.history.layout import HistoryError, logical_time, safe_name
 from sdk_campaigns.history.storage import open_store
+
+log = logging.getLogger(__name__)
 
 CULPRITS_FOLDER = "_culprits"
 CULPRIT_SCHEMA = pa.schema(
@@ -79,7 +82,12 @@ def read_bisections(
     for name, _ in sorted(store.list_partition_files(folder)):
         if not name.endswith(".parquet") or name.startswith("."):
             continue
-        for row in store.read_table(f"{folder}/{name}").to_pylist():
+        try:
+            table = store.read_table(f"{folder}/{name}")
+        except (OSError, pa.ArrowInvalid) as err:  # one unreadable record never hides the others
+            log.warning("culprit record %s/%s is unreadable, skipped: %s", folder, name, err)
+            continue
+        for row in table.to_pylist():
             if sdk is not None and row["sdk"] != sdk:
                 continue
             if cutoff is not None and row["finished_at"] < cutoff:
