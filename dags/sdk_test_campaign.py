@@ -21,6 +21,8 @@ Trigger from the form, or with
   list, never a shell string) to test instead of the configured ones.
 
 A language whose tests fail never stops the others from being collected and published.
+An SDK that went from passed at one commit to tests failed at another starts the
+`sdk_culprit_finder` DAG, which bisects to the first bad commit (docs/culprit-finder.md).
 Task pages link to the job's CloudWatch log stream and the SDK's S3 results (`collect`),
 the test image in ECR (`build_image`) and the Great Expectations Data Docs (`validate`).
 """
@@ -245,6 +247,7 @@ with DAG(
         task_id=task_ids.START_CULPRIT_FINDER,
         trigger_dag_id=CONFIG.culprit.dag_id,
         skip_when_already_exists=True,
+        openlineage_inject_parent_info=False,  # the finder's conf is exactly its params
         map_index_template="{{ task.conf['sdk'] }}",
         execution_timeout=timedelta(minutes=5),
         doc_md="Starts the culprit finder for one broken SDK (conf: sdk, repo_url, good, bad, tests).",
