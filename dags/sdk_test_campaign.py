@@ -21,6 +21,8 @@ Trigger from the form, or with
   list, never a shell string) to test instead of the configured ones.
 
 A language whose tests fail never stops the others from being collected and published.
+An SDK that went from passed at one commit to tests failed at another starts the
+`sdk_culprit_finder` DAG, which bisects to the first bad commit (docs/culprit-finder.md).
 Task pages link to the job's CloudWatch log stream and the SDK's S3 results (`collect`),
 the test image in ECR (`build_image`) and the Great Expectations Data Docs (`validate`).
 """
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Param, chain, get_current_context, task
 from airflow.task.trigger_rule import TriggerRule
 
@@ -173,6 +176,14 @@ with DAG(
 
         return tasks.publish(CONFIG, run, sdk_plans, outlet_events, AWS_CONN_ID)
 
+    @task(task_id=task_ids.FIND_BREAKS, execution_timeout=timedelta(minutes=10))
+    def find_breaks(run: dict) -> list[dict]:
+        """SDKs whose official lane went from passed at one commit to tests failed at another, read
+        from the history just published: one culprit finder run each (docs/culprit-finder.md)."""
+        from sdk_campaigns import tasks
+
+        return tasks.find_breaks(CONFIG, run, AWS_CONN_ID)
+
     @task(task_id=task_ids.VERDICT, execution_timeout=timedelta(minutes=5))
     def verdict(run: dict, sdk_plans: list[dict]) -> None:
         """Fail the run as the failure policy says: on infrastructure failures or invalid results
@@ -230,3 +241,15 @@ with DAG(
     report = publish(run, sdk_plans)
 
     chain(stack, images, submissions, run_tests, outcomes, validation, report, verdict(run, sdk_plans))
+    # after publish: a bisection per SDK that broke between two commits; a rerun starts none twice
+    breaks = find_breaks(run)
+    start_culprit_finder = TriggerDagRunOperator.partial(
+        task_id=task_ids.START_CULPRIT_FINDER,
+        trigger_dag_id=CONFIG.culprit.dag_id,
+        skip_when_already_exists=True,
+        openlineage_inject_parent_info=False,  # the finder's conf is exactly its params
+        map_index_template="{{ task.conf['sdk'] }}",
+        execution_timeout=timedelta(minutes=5),
+        doc_md="Starts the culprit finder for one broken SDK (conf: sdk, repo_url, good, bad, tests).",
+    ).expand_kwargs(breaks)
+    chain(report, breaks, start_culprit_finder)

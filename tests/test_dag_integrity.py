@@ -70,6 +70,7 @@ def test_every_task_has_docs_and_mapped_tasks_are_named_by_sdk(dagbag):
         "build_image": "{{ sdk }}",
         "run_tests": "{{ task.tags['sdk'] }}",
         "collect": "{{ sdk }}",
+        "start_culprit_finder": "{{ task.conf['sdk'] }}",
     }
 
 

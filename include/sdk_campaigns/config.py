@@ -181,6 +181,19 @@ class SdkSettings(_Strict):
     repo_url: str = ""  # empty: test the sample SDK baked into the image
     ref: str = ""  # empty: campaign.default_ref
     environment: dict[str, str] = Field(default_factory=dict)
+    # Arguments appended to test_command to run only some tests (the culprit finder, docs/culprit-finder.md):
+    # "{names}" becomes the test names joined with " or " (pytest -k), "{regex}" an anchored alternation
+    # (go test -run). Empty: the whole suite runs and only those tests are judged.
+    select_tests: tuple[str, ...] = ()
+
+    @field_validator("select_tests")
+    @classmethod
+    def _select_tests(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if value and not any("{names}" in a or "{regex}" in a for a in value):
+            raise ValueError(
+                f"select_tests {list(value)} must place the tests with '{{names}}' or '{{regex}}'"
+            )
+        return tuple(validate_test_command(value, "select_tests")) if value else value
 
     @field_validator("repo_url")
     @classmethod
@@ -309,6 +322,19 @@ class InfraSettings(_Strict):
         return value
 
 
+class CulpritSettings(_Strict):
+    """The culprit finder (docs/culprit-finder.md): bisecting a break between two commits."""
+
+    dag_id: str = Field(default="sdk_culprit_finder", pattern=r"^[A-Za-z0-9_.-]+$")
+    enabled: bool = True  # the campaign triggers a bisection when an SDK breaks between two commits
+    # Its records (one JSON per bisection) and its per-SDK lock, in the results bucket; never expired.
+    results_prefix: str = Field(default="sdk_culprit_finder/", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*/$")
+    max_commits: int = Field(default=1024, ge=1, le=65536)  # more between good and bad: not bisected
+    max_tests: int = Field(default=50, ge=1, le=1000)  # newly failing tests tracked per bisection
+    lock_wait_minutes: int = Field(default=360, ge=1, le=10080)  # a second bisection of one SDK waits
+    lock_stale_minutes: int = Field(default=720, ge=10, le=10080)  # a lock older than this is taken over
+
+
 class CampaignConfig(_Strict):
     campaign: CampaignSettings
     batch: BatchSettings = BatchSettings()
@@ -319,6 +345,7 @@ class CampaignConfig(_Strict):
     limits: LimitSettings = LimitSettings()
     events: EventSettings = EventSettings()
     quarantine: QuarantineSettings = QuarantineSettings()
+    culprit: CulpritSettings = CulpritSettings()
     sdks: dict[str, SdkSettings] = Field(min_length=1)
 
     @field_validator("sdks")

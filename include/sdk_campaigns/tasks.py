@@ -213,6 +213,23 @@ def publish(config: CampaignConfig, run: dict, sdk_plans: list[dict], outlet_eve
     )
 
 
+def find_breaks(config: CampaignConfig, run: dict, aws_conn_id: str) -> list[dict]:
+    """One culprit finder trigger per SDK that broke between two commits (culprit/breaks.py)."""
+    from sdk_campaigns import history
+    from sdk_campaigns.culprit.breaks import bisection_requests
+
+    if not config.culprit.enabled:
+        log.info("culprit.enabled is false: no bisections")
+        return []
+    history.use_airflow_connection(aws_conn_id)
+    found = bisection_requests(config, run["dag_id"], run["logical_date"])
+    for request in found:
+        log.info(
+            "break: %s; starting %s run %s", request["note"], config.culprit.dag_id, request["trigger_run_id"]
+        )
+    return found
+
+
 def verdict(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_id: str) -> None:
     from sdk_campaigns import history
 

@@ -40,6 +40,9 @@ of N days is the runs whose logical date is in (as_of - N days, as_of]):
   if it passes again on the same commit.
   A flaky test is **cleared** once it has passed 5 runs in a row since its last failure
   (skipped runs neither count nor break the streak) and is then no longer reported.
+  Also flaky: the tests of a culprit finder bisection that ended "not reproducible" within the
+  window (they passed on rerun at the commit they had failed at; history/culprits.py), marked
+  with `not_reproducible`.
 - **Slowest tests** (per SDK): the newest run with test rows, not-skipped tests by duration.
 - **Duration regression** (per test): in the SDK's newest run with test rows (inside the
   window) the test took at least `min_ratio` (2) times its median duration over the SDK's
@@ -60,6 +63,7 @@ import pyarrow.compute as pc
 
 from sdk_campaigns import history
 from sdk_campaigns.campaign.commits import compare_url
+from sdk_campaigns.history import culprits
 
 FLAKY_WINDOW_DAYS = 14
 FLAKY_CLEARED_AFTER = 5
@@ -121,7 +125,7 @@ class HistoryAnalytics:
         threads: int | None = None,
         lane: str = history.OFFICIAL_LANE,
     ):
-        self.uri, self.dag_id, self.lane = uri, dag_id, lane
+        self.uri, self.dag_id, self.lane, self.sdk = uri, dag_id, lane, sdk
         self.local = history.is_local(uri)
         self.con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
         table = history.summaries_table(uri, dag_id, sdk=sdk, lane=lane)
@@ -441,10 +445,36 @@ class HistoryAnalytics:
             [cleared_after],
         )
         keys = ("sdk", "test_id", "classname", "name", "passes", "failures", "last_failed")
-        return [
+        flaky = [
             {**{k: f[k] for k in keys}, **{k: f[k] for k in ("passes_since_last_failure", "commits")}}
             for f in self._with_names(found)
         ]
+        return self._with_not_reproducible(flaky, window_days)
+
+    def _with_not_reproducible(self, flaky: list[dict], window_days: float) -> list[dict]:
+        """Also flaky: the tests of a culprit finder run that passed on rerun at the very commit they
+        had failed at ("not reproducible", history/culprits.py), in the window."""
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        since = epoch + timedelta(microseconds=self._since_us(window_days))
+        until = epoch + timedelta(microseconds=self.as_of_us)
+        if self.lane != history.OFFICIAL_LANE:  # bisections start from the official lane only
+            return flaky
+        known = {(f["sdk"], f["test_id"]) for f in flaky}
+        for test in culprits.not_reproducible_tests(self.uri, self.dag_id, since=since, until=until):
+            if (test["sdk"], test["test_id"]) in known or self.sdk not in (None, test["sdk"]):
+                continue
+            flaky.append(
+                {
+                    **{k: test[k] for k in ("sdk", "test_id", "classname", "name")},
+                    "passes": 1,
+                    "failures": 1,
+                    "last_failed": test["logical_date"],
+                    "passes_since_last_failure": 0,
+                    "commits": [test["commit"]],
+                    "not_reproducible": {k: test[k] for k in ("commit", "bisection", "record_uri")},
+                }
+            )
+        return sorted(flaky, key=lambda f: (f["sdk"], f["test_id"]))
 
     def slowest_tests(self, limit: int = SLOWEST_LIMIT) -> dict[str, list[dict]]:
         """Per SDK: the `limit` slowest not-skipped tests of its newest run with test rows."""
