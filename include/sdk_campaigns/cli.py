@@ -60,7 +60,6 @@ def _infra(args: argparse.Namespace) -> int:
 
 def _cancel(args: argparse.Namespace) -> int:
     from sdk_campaigns.campaign import cancel
-    from sdk_campaigns.campaign.aws import AwsContext
     from sdk_campaigns.config import ConfigError, load_config
 
     try:
@@ -68,13 +67,15 @@ def _cancel(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    batch = AwsContext(args.aws_conn_id).client("batch")
-    stopped = cancel.terminate_run_jobs(
-        batch, config.batch.job_queue, config.campaign.dag_id, args.run_id, "sdk-campaigns cancel"
+    # In the campaign's account and each SDK's own (docs/accounts.md).
+    stopped, unreachable = cancel.terminate_in_every_account(
+        config, args.aws_conn_id, args.run_id, "sdk-campaigns cancel"
     )
     for job_id, sdk in stopped:
         print(f"  terminated {sdk} job {job_id}")
     print(f"{len(stopped)} active job(s) of {args.run_id} terminated")
+    for line in unreachable:
+        print(f"error: jobs not looked for through {line}", file=sys.stderr)
     if args.api_url:
         token = os.environ.get("AIRFLOW_API_TOKEN")
         if not token:
@@ -84,7 +85,7 @@ def _cancel(args: argparse.Namespace) -> int:
         print(f"run {args.run_id} marked failed")
     else:
         print("mark the run failed in the Airflow UI (or pass --api-url) so no task starts new work")
-    return 0
+    return 1 if unreachable else 0
 
 
 def _junit_summarize(args: argparse.Namespace) -> int:
