@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.resources import (
@@ -195,9 +196,12 @@ def check_sdk_accounts(
                 problems += [f"{who} ({how}): {line}" for line in lines]
         except MissingInfrastructure as err:
             problems.append(f"{who} ({how}): {err}")
-        except (ClientError, BotoCoreError) as err:
+        # ResponseParserError: an answer that is no AWS answer (moto answers a role that does not exist with
+        # HTTP 500; AWS refuses its AssumeRole): the role cannot be used either way.
+        except (ClientError, BotoCoreError, ResponseParserError) as err:
+            reason = str(err).splitlines()[0]
             fix = deploy_fix(config, account) if account.role_arn else f"fix the connection ({DOCS})"
-            problems.append(f"{who}: {how} cannot be used: {err}. Fix: {fix}")
+            problems.append(f"{who}: {how} cannot be used: {reason}. Fix: {fix}")
     if problems:
         raise MissingInfrastructure("the SDKs' own accounts are not ready:\n  - " + "\n  - ".join(problems))
     if environments:
