@@ -11,6 +11,7 @@ Airflow is an IAM user with the campaign stack's Airflow policy only."""
 from __future__ import annotations
 
 import json
+import os
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -224,3 +225,70 @@ def test_the_airflow_identity_cannot_reach_the_go_account_without_the_role(accou
     )
     queues = batch.describe_job_queues()["jobQueues"]
     assert queues and all(f":{CAMPAIGN_ACCOUNT}:" in q["jobQueueArn"] for q in queues)
+
+
+# --- cancelling reaches the SDK's account ----------------------------------------------------------
+
+
+def sleeping_go_job(accounts, run_id: str) -> str:
+    """A job of the run in go's account, on the definition the campaign registered there, asleep."""
+    batch = accounts["go"]("batch")
+    definition = batch.describe_job_definitions(jobDefinitionName="sdk-campaigns-go", status="ACTIVE")
+    arn = definition["jobDefinitions"][0]["jobDefinitionArn"]
+    return batch.submit_job(
+        jobName=f"sdk-campaigns-go-cancel-{random.randrange(10**6)}",
+        jobQueue="sdk-campaigns",
+        jobDefinition=arn,
+        containerOverrides={"command": ["sleep", "300"]},
+        tags={"sdk": "go", "dag_id": "sdk_test_campaign", "run_id": run_id},
+    )["jobId"]
+
+
+def wait_for_status(batch, job_id: str, wanted: set[str], seconds: float = 60) -> dict:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if job["status"] in wanted or time.monotonic() > deadline:
+            return job
+        time.sleep(1)
+
+
+def test_sdk_campaigns_cancel_terminates_the_run_s_job_in_go_s_account(accounts, campaign):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sdk_campaigns.dev import local_stack
+
+    run_id = f"manual__cancel-{random.randrange(10**6)}"
+    job_id = sleeping_go_job(accounts, run_id)
+    batch = accounts["go"]("batch")
+    assert wait_for_status(batch, job_id, {"RUNNING"})["status"] == "RUNNING"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("sdk-campaigns")), "cancel", run_id],
+        env={**os.environ, **local_stack.airflow_env(), **accounts["env"]},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"terminated go job {job_id}" in done.stdout
+    job = wait_for_status(batch, job_id, {"FAILED", "SUCCEEDED"})
+    assert job["status"] == "FAILED" and job["statusReason"] == "cancelled: sdk-campaigns cancel"
+
+
+def test_a_stopped_run_tests_terminates_its_job_through_go_s_role(accounts, campaign, airflow_identity):
+    """What the triggerer does when run_tests is stopped: the trigger's async hook acts as go's role."""
+    import asyncio
+
+    from sdk_campaigns.campaign.batch_jobs import CancellableBatchJobTrigger
+
+    job_id = sleeping_go_job(accounts, f"manual__stopped-{random.randrange(10**6)}")
+    batch = accounts["go"]("batch")
+    assert wait_for_status(batch, job_id, {"RUNNING"})["status"] == "RUNNING"
+    trigger = CancellableBatchJobTrigger(job_id=job_id, aws_conn_id="aws_default", role_arn=GO_ROLE)
+    asyncio.run(trigger.terminate("test: run_tests stopped"))
+    job = wait_for_status(batch, job_id, {"FAILED", "SUCCEEDED"})
+    assert job["status"] == "FAILED" and job["statusReason"] == "cancelled: test: run_tests stopped"
