@@ -792,6 +792,8 @@ class CampaignStack(cdk.Stack):
             "events_queue_arn": self.events_queue.queue_arn,
             "events_dead_letter_queue_url": self.events_dead_letters.queue_url,
             "events_dead_letter_queue_arn": self.events_dead_letters.queue_arn,
+            # SDKs this stack lets another account pull and write for (the DAG checks the config agrees)
+            "sdk_accounts": self.sdk_accounts,
             "sdks": {
                 sdk: {
                     "repository_uri": self._repository_uri(sdk),

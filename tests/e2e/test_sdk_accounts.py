@@ -122,6 +122,28 @@ def test_a_role_without_its_account_stack_fails_the_check_naming_sdk_role_and_fi
     assert "python" not in message.split("\n", 1)[1]  # only the SDK whose role is wrong
 
 
+def test_an_sdk_moved_after_the_campaign_stack_was_deployed_fails_the_check(accounts, airflow_identity):
+    """python moved to go's account in the config only: the campaign's stack grants it nothing yet."""
+    from sdk_campaigns.campaign.resources import MissingInfrastructure
+
+    raw = yaml.safe_load(accounts["config"].read_text())
+    raw["sdks"]["python"]["role_arn"] = GO_ROLE
+    path = accounts["folder"] / "python-moved.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(MissingInfrastructure) as failure:
+        check(path)
+    message = str(failure.value)
+    assert (
+        f"SDK python: sdks.python.role_arn puts it in account {GO_ACCOUNT}, but stack 'sdk-campaigns' "
+        in message
+    )
+    assert (
+        "lets no other account pull its image and write its results: run `sdk-campaigns infra deploy`"
+        in message
+    )
+    assert f"python is not in stack 'sdk-campaigns-account' of account {GO_ACCOUNT}" in message
+
+
 def test_a_missing_connection_fails_the_check_naming_it(accounts, airflow_identity):
     from sdk_campaigns.campaign.resources import MissingInfrastructure
 

@@ -151,6 +151,9 @@ def test_the_campaign_s_airflow_may_assume_go_s_role_only_and_go_has_no_job_role
     assert "sdk-campaigns-batch-job-python" in roles and "sdk-campaigns-batch-job-go" not in roles
     resources = json.loads(json.dumps(render(central)(central["Outputs"]["CampaignResources"]["Value"])))
     assert '"job_role_arn":""' in resources.replace(" ", "")  # go's, in the campaign's map
+    assert f'"sdk_accounts":{{"go":"{GO_ACCOUNT}"}}' in resources.replace(
+        " ", ""
+    )  # the DAG checks the config agrees
 
 
 def test_the_shipped_config_has_no_cross_account_grants(template):

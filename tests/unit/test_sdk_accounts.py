@@ -181,3 +181,36 @@ def test_the_job_definition_names_the_sdk_account_s_roles_and_log_group():
     assert container["networkConfiguration"] == {"assignPublicIp": "ENABLED"}
     assert resources.job_environment("python").job_role_arn == "arn:j"
     assert resources.job_environment("python").execution_role_arn == "arn:aws:iam::123456789012:role/exec"
+
+
+def test_a_campaign_stack_granting_another_account_than_the_config_fails_the_check():
+    """go moved back to the campaign's account, but the stack still lets go's old account in (and its
+    repository and bucket do not grant the new place): `sdk-campaigns infra deploy` is the fix."""
+    from sdk_campaigns.campaign.resources import MissingInfrastructure
+
+    stack = CampaignResources(
+        stack_name="sdk-campaigns",
+        results_bucket="b",
+        job_queue="q",
+        job_queue_arn="arn:q",
+        compute_environment_arn="arn:ce",
+        execution_role_arn="arn:aws:iam::123456789012:role/exec",
+        log_group="/aws/batch/job",
+        alerts_topic_arn="arn:topic",
+        image_build_project="builds",
+        assign_public_ip="ENABLED",
+        sdks={"go": SdkResources("u", ""), "python": SdkResources("u", "arn:j")},
+        sdk_accounts={"go": "210987654321"},
+    )
+    with pytest.raises(MissingInfrastructure) as failure:
+        accounts.check_sdk_accounts(config(), ["python", "go"], "aws_default", stack)
+    message = str(failure.value)
+    assert (
+        "SDK go: sdks.go.role_arn puts it in the campaign account, but stack 'sdk-campaigns' lets " in message
+    )
+    assert (
+        "account 210987654321 pull its image and write its results: run `sdk-campaigns infra deploy`"
+        in message
+    )
+    assert "SDK python" not in message
+    assert accounts.check_sdk_accounts(config(), ["python"], "aws_default", stack).sdks == stack.sdks

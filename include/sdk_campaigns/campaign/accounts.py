@@ -168,6 +168,16 @@ def check_sdk_accounts(
             groups[SdkAccount("", account.aws_conn_id, account.role_arn)].append(sdk)
     environments: dict[str, JobEnvironment] = {}
     problems: list[str] = []
+    for sdk in sdks:  # the campaign's stack grants what the config says, or its pulls and writes fail
+        wanted = sdk_account(config, sdk, campaign_conn_id).account_id
+        granted = campaign.sdk_accounts.get(sdk, "")
+        if wanted != granted:
+            where = f"account {wanted}" if wanted else "the campaign account"
+            grantee = f"account {granted}" if granted else "no other account"
+            problems.append(
+                f"SDK {sdk}: sdks.{sdk}.role_arn puts it in {where}, but stack {campaign.stack_name!r} lets "
+                f"{grantee} pull its image and write its results: run `sdk-campaigns infra deploy` ({DOCS})"
+            )
     for account, members in groups.items():
         named = [SdkAccount(sdk, account.aws_conn_id, account.role_arn) for sdk in members]
         who = "SDK(s) " + ", ".join(members)

@@ -63,6 +63,8 @@ class CampaignResources:
     subnets: list[str] = field(default_factory=list)
     security_groups: list[str] = field(default_factory=list)
     sdks: dict[str, SdkResources] = field(default_factory=dict)
+    # SDKs the stack lets another account pull and write for (their sdks.<name>.role_arn when deployed)
+    sdk_accounts: dict[str, str] = field(default_factory=dict)
     # SDKs in their own account: where their jobs run (checked through their connection).
     accounts: dict[str, JobEnvironment] = field(default_factory=dict)
 
