@@ -792,8 +792,6 @@ class CampaignStack(cdk.Stack):
             "events_queue_arn": self.events_queue.queue_arn,
             "events_dead_letter_queue_url": self.events_dead_letters.queue_url,
             "events_dead_letter_queue_arn": self.events_dead_letters.queue_arn,
-            # SDKs this stack lets another account pull and write for (the DAG checks the config agrees)
-            "sdk_accounts": self.sdk_accounts,
             "sdks": {
                 sdk: {
                     "repository_uri": self._repository_uri(sdk),
@@ -802,6 +800,10 @@ class CampaignStack(cdk.Stack):
                 for sdk in self.keys
             },
         }
+        if (
+            self.sdk_accounts
+        ):  # SDKs it lets another account pull and write for: the DAG checks the config agrees
+            resources["sdk_accounts"] = self.sdk_accounts
         cdk.CfnOutput(
             self,
             RESOURCES_OUTPUT,
