@@ -221,7 +221,7 @@ with DAG(
     submissions = register_jobs(run, sdk_plans, stack)
     run_tests = ReattachingBatchOperator.partial(
         task_id=task_ids.RUN_TESTS,
-        aws_conn_id=AWS_CONN_ID,
+        # aws_conn_id and role_arn come per SDK with each submission: its own account, if it has one
         job_queue=CONFIG.batch.job_queue,
         deferrable=True,
         poll_interval=CONFIG.batch.poll_interval_seconds,

@@ -36,31 +36,32 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _infra(args: argparse.Namespace) -> int:
     from sdk_campaigns import stack_deploy
+    from sdk_campaigns.campaign.accounts import account_stack_name
     from sdk_campaigns.config import ConfigError, load_config
 
     try:
         config = load_config()
-        template = stack_deploy.synthesize(config)
+        template = stack_deploy.synthesize(config, args.sdk_account)
         if args.action == "template":
             print(json.dumps(template, indent=1))
             return 0
         import boto3
 
         session = boto3.session.Session(region_name=args.region) if args.region else boto3.session.Session()
-        found = stack_deploy.deploy(session.client("cloudformation"), config, template)
+        name = account_stack_name(config) if args.sdk_account else config.infra.stack_name
+        found = stack_deploy.deploy(session.client("cloudformation"), config, template, stack_name=name)
     except (ConfigError, stack_deploy.DeployError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"stack {config.infra.stack_name} deployed; its outputs (the DAG reads them from CloudFormation):")
+    print(f"stack {name} deployed; its outputs (the DAG reads them from CloudFormation):")
     for key, value in sorted(found.items()):
-        if key != "CampaignResources":
+        if key not in ("CampaignResources", "SdkAccountResources"):
             print(f"  {key:<24} {value}")
     return 0
 
 
 def _cancel(args: argparse.Namespace) -> int:
     from sdk_campaigns.campaign import cancel
-    from sdk_campaigns.campaign.aws import AwsContext
     from sdk_campaigns.config import ConfigError, load_config
 
     try:
@@ -68,13 +69,15 @@ def _cancel(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    batch = AwsContext(args.aws_conn_id).client("batch")
-    stopped = cancel.terminate_run_jobs(
-        batch, config.batch.job_queue, config.campaign.dag_id, args.run_id, "sdk-campaigns cancel"
+    # In the campaign's account and each SDK's own (docs/accounts.md).
+    stopped, unreachable = cancel.terminate_in_every_account(
+        config, args.aws_conn_id, args.run_id, "sdk-campaigns cancel"
     )
     for job_id, sdk in stopped:
         print(f"  terminated {sdk} job {job_id}")
     print(f"{len(stopped)} active job(s) of {args.run_id} terminated")
+    for line in unreachable:
+        print(f"error: jobs not looked for through {line}", file=sys.stderr)
     if args.api_url:
         token = os.environ.get("AIRFLOW_API_TOKEN")
         if not token:
@@ -84,7 +87,7 @@ def _cancel(args: argparse.Namespace) -> int:
         print(f"run {args.run_id} marked failed")
     else:
         print("mark the run failed in the Airflow UI (or pass --api-url) so no task starts new work")
-    return 0
+    return 1 if unreachable else 0
 
 
 def _junit_summarize(args: argparse.Namespace) -> int:
@@ -319,6 +322,13 @@ def main(argv: list[str] | None = None) -> int:
         "included) and print its outputs",
     )
     infra.add_argument("--region", default=None, help="AWS region (default: the credentials' region)")
+    infra.add_argument(
+        "--sdk-account",
+        default=None,
+        metavar="ACCOUNT",
+        help="the stack of this SDK account instead (its SDKs' sdks.<name>.role_arn names it; deploy it with "
+        "that account's credentials): docs/accounts.md",
+    )
     infra.set_defaults(func=_infra)
 
     junit = commands.add_parser("junit", help="read JUnit XML files the way a campaign does")

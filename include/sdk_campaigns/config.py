@@ -38,6 +38,8 @@ _FARGATE_MEMORY_MIB = {
     16.0: range(32768, 122881, 8192),
 }
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
+# An IAM role's ARN: the account is its 5th field (accounts.py reads it from there).
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$"
 
 
 class ConfigError(ValueError):
@@ -194,6 +196,21 @@ class SdkSettings(_Strict):
                 f"select_tests {list(value)} must place the tests with '{{names}}' or '{{regex}}'"
             )
         return tuple(validate_test_command(value, "select_tests")) if value else value
+    # The SDK's own AWS account (docs/accounts.md): its job definition, jobs and logs live there. role_arn
+    # (the SDK account stack's Airflow role) is assumed with aws_conn_id's credentials; both empty: the
+    # campaign's account and connection.
+    aws_conn_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
+    role_arn: str = ""
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn(cls, value: str) -> str:
+        if value and not re.fullmatch(ROLE_ARN, value):
+            raise ValueError(
+                f"{value!r} is not an IAM role ARN: use the Airflow role of the SDK account's stack, e.g. "
+                f"arn:aws:iam::210987654321:role/sdk-campaigns-account-airflow (docs/accounts.md)"
+            )
+        return value
 
     @field_validator("repo_url")
     @classmethod
@@ -305,6 +322,8 @@ class InfraSettings(_Strict):
     # With batch.subnets set and batch.security_groups empty: the VPC the stack's security group goes in.
     vpc_id: str = Field(default="", pattern=r"^(vpc-[0-9a-f]{8,17})?$")
     tags: dict[str, str] = Field(default_factory=dict)  # cost-allocation tags on every resource
+    # The campaign's own account: SDK accounts' stacks (docs/accounts.md) trust it and pull its images.
+    campaign_account_id: str = Field(default="", pattern=r"^(\d{12})?$")
 
     @field_validator("log_retention_days")
     @classmethod
@@ -355,6 +374,25 @@ class CampaignConfig(_Strict):
             if not re.fullmatch(NAME_PATTERN, name):
                 raise ValueError(f"SDK name {name!r} must match {NAME_PATTERN}")
         return value
+
+    @model_validator(mode="after")
+    def _sdk_accounts(self) -> CampaignConfig:
+        """An SDK in its own account needs the campaign's account (its stack trusts it), and another one."""
+        for name, sdk in self.sdks.items():
+            if not sdk.role_arn:
+                continue
+            account = re.fullmatch(ROLE_ARN, sdk.role_arn).group(1)
+            if not self.infra.campaign_account_id:
+                raise ValueError(
+                    f"sdks.{name}.role_arn puts {name} in account {account}: set infra.campaign_account_id "
+                    f"to the campaign's own account, which that account's stack trusts (docs/accounts.md)"
+                )
+            if account == self.infra.campaign_account_id:
+                raise ValueError(
+                    f"sdks.{name}.role_arn {sdk.role_arn} is in the campaign's own account "
+                    f"(infra.campaign_account_id): leave role_arn empty to run {name} there"
+                )
+        return self
 
     @property
     def sdk_names(self) -> list[str]:

@@ -29,8 +29,9 @@ class DeployError(RuntimeError):
     """The stack could not be synthesized or deployed; the message says why (CloudFormation's events)."""
 
 
-def synthesize(config: CampaignConfig) -> dict:
-    """The stack's template for this config (needs aws-cdk-lib and Node.js; no AWS account)."""
+def synthesize(config: CampaignConfig, sdk_account: str | None = None) -> dict:
+    """The stack's template for this config (needs aws-cdk-lib and Node.js; no AWS account); with
+    `sdk_account`, the stack of that SDK account (docs/accounts.md)."""
     if str(INFRA_DIR) not in sys.path:
         sys.path.insert(0, str(INFRA_DIR))
     try:
@@ -41,7 +42,7 @@ def synthesize(config: CampaignConfig) -> dict:
             f"(`make install` installs aws-cdk-lib)"
         ) from err
     try:
-        return synth_template(config)
+        return synth_template(config, sdk_account)
     except InfraConfigError as err:
         raise DeployError(str(err)) from err
 
@@ -72,9 +73,11 @@ def deploy(
     *,
     timeout: float = 1800,
     progress: Callable[[str], None] = print,
+    stack_name: str | None = None,
 ) -> dict[str, str]:
-    """Create or update the campaign's stack from `template` and wait; returns its outputs."""
-    name = config.infra.stack_name
+    """Create or update the campaign's stack (or `stack_name`) from `template` and wait; returns its
+    outputs."""
+    name = stack_name or config.infra.stack_name
     body = json.dumps(template, separators=(",", ":"), sort_keys=True)
     template_hash = hashlib.sha256(body.encode()).hexdigest()[:16]
     if len(body) > TEMPLATE_BODY_LIMIT:

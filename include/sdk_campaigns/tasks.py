@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 
 from sdk_campaigns import task_ids
+from sdk_campaigns.campaign import accounts, commits, job_definitions, metrics, outcomes, quarantine, resources
 from sdk_campaigns.campaign import collect as collecting
-from sdk_campaigns.campaign import commits, job_definitions, metrics, outcomes, quarantine, resources
 from sdk_campaigns.campaign import verdict as verdicts
 from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.plan import OFFICIAL_LANE, RUN_XCOM_KEY, RunPlan, SdkPlan, plan_run
@@ -55,13 +55,13 @@ def plan(config: CampaignConfig, params: dict, dag_run) -> list[dict]:
 
 
 def check_environment(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_id: str) -> dict:
-    """The stack's resources for the planned SDKs, described (never created)."""
+    """The stack's resources for the planned SDKs, described (never created); an SDK in its own account
+    has its account's read and checked through its connection."""
     campaign_run = RunPlan.from_xcom(run, sdk_plans)
     aws = AwsContext(aws_conn_id)
-    found = resources.check_environment(
-        aws.client, config.infra.stack_name, [p.sdk for p in campaign_run.sdks]
-    )
-    return found.to_xcom()
+    sdks = [p.sdk for p in campaign_run.sdks]
+    found = resources.check_environment(aws.client, config.infra.stack_name, sdks)
+    return accounts.check_sdk_accounts(config, sdks, aws_conn_id, found).to_xcom()
 
 
 def _built_images(count: int) -> list[dict | None]:
@@ -76,13 +76,17 @@ def register_jobs(
     """A job definition per SDK whose image exists, and one BatchOperator kwargs dict each."""
     campaign_run = RunPlan.from_xcom(run, sdk_plans)
     found = resources.CampaignResources.from_xcom(stack)
-    aws = AwsContext(aws_conn_id)
-    batch = aws.client("batch")
+    batch_clients: dict[tuple[str, str], object] = {}  # one per account
     submissions = []
     for sdk_plan, image in zip(campaign_run.sdks, _built_images(len(campaign_run.sdks)), strict=True):
         if image is None:
             log.error("%s: no image was built, so no job is submitted; collect reports it", sdk_plan.sdk)
             continue
+        account = accounts.sdk_account(config, sdk_plan.sdk, aws_conn_id)
+        key = (account.aws_conn_id, account.role_arn)
+        if key not in batch_clients:
+            batch_clients[key] = account.client("batch")
+        batch = batch_clients[key]
         spec = job_definitions.job_definition_spec(
             image=image["image"],
             sdk=sdk_plan.sdk,
@@ -93,6 +97,8 @@ def register_jobs(
         definition = job_definitions.register(batch, sdk_plan.job_definition, spec)
         submissions.append(
             {
+                "aws_conn_id": account.aws_conn_id,
+                "role_arn": account.role_arn,
                 "job_name": sdk_plan.job_name,
                 "job_definition": definition,
                 "container_overrides": {
@@ -112,13 +118,15 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
     planned = SdkPlan.from_xcom(sdk_plan)
     campaign_run = RunPlan.from_xcom(run, [sdk_plan])
     aws = AwsContext(aws_conn_id)
-    s3, batch = aws.client("s3"), aws.client("batch")
+    # The job and its logs live in the SDK's account (its own, or the campaign's); results centrally.
+    job_account = accounts.sdk_account(config, planned.sdk, aws_conn_id).context()
+    s3, batch = aws.client("s3"), job_account.client("batch")
     bucket = config.campaign.results_bucket
     ti = _ti()
     image = ti.xcom_pull(task_ids=task_ids.BUILD_IMAGE, map_indexes=ti.map_index) or {}
     outcome = collecting.collect_outcome(
         batch=batch,
-        logs=aws.client("logs"),
+        logs=job_account.client("logs"),
         s3=s3,
         sdk=planned.sdk,
         job_queue=config.batch.job_queue,

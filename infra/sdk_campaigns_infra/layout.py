@@ -41,3 +41,8 @@ def nested_results_pattern(dag_id: str) -> str:
 def raw_results_prefix(dag_id: str) -> str:
     """Everything a campaign's runs write: the lifecycle expires it (history lives elsewhere)."""
     return f"{dag_id}/"
+
+
+def role_account(role_arn: str) -> str:
+    """The account of an IAM role's ARN (arn:aws:iam::<account>:role/<name>)."""
+    return role_arn.split(":")[4]

@@ -24,7 +24,12 @@ from constructs import Construct
 
 from sdk_campaigns.campaign.images import IMAGE_BUILDSPEC
 from sdk_campaigns.config import CampaignConfig
-from sdk_campaigns_infra.layout import job_results_pattern, nested_results_pattern, raw_results_prefix
+from sdk_campaigns_infra.layout import (
+    job_results_pattern,
+    nested_results_pattern,
+    raw_results_prefix,
+    role_account,
+)
 
 CAMPAIGN_TAG = "sdk-campaigns:campaign"
 RESOURCES_OUTPUT = "CampaignResources"  # one JSON output: the whole map the DAG reads
@@ -49,6 +54,8 @@ CAMPAIGN_EVENTS_PATTERN = {
 EVENTS_MAX_RECEIVES = 5  # then SQS moves a message the dispatcher keeps failing on to the dead-letter queue
 # Jobs reach AWS APIs, registries and source hosts over HTTPS; plain HTTP for Debian mirrors.
 JOB_EGRESS_PORTS = (443, 80)
+# What Fargate's execution role does with an image: the repository policy of an SDK in its own account.
+ECR_PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 
 
 class InfraConfigError(ValueError):
@@ -120,7 +127,12 @@ class CampaignStack(cdk.Stack):
         self.bucket = self._results_bucket()
         self.repositories = {sdk: self._repository(sdk) for sdk in config.sdk_names}
         self.execution_role = self._execution_role()
-        self.job_roles = {sdk: self._job_role(sdk) for sdk in config.sdk_names}
+        # An SDK with its own account (docs/accounts.md) gets its job role from that account's stack.
+        self.sdk_accounts = {sdk: role_account(s.role_arn) for sdk, s in config.sdks.items() if s.role_arn}
+        self.job_roles = {
+            sdk: self._job_role(sdk) for sdk in config.sdk_names if sdk not in self.sdk_accounts
+        }
+        self._grant_sdk_accounts()
         self.service_role = self._service_role()
         subnets, security_groups = self._network()
         self.compute_environment = self._compute_environment(subnets, security_groups)
@@ -284,6 +296,49 @@ class CampaignStack(cdk.Stack):
                 )
             },
         )
+
+    def _grant_sdk_accounts(self) -> None:
+        """An SDK in its own account: that account's execution role may pull the SDK's images, and its
+        job role may write the SDK's results prefix of the bucket and nothing else (the SDK account's
+        own policies say the same, but the campaign's account does not rely on another's).
+
+        Principals are the account with aws:PrincipalArn naming the role: a policy naming a role that
+        does not exist yet is refused, and this way either stack can be deployed first."""
+        dag_id, batch_settings = self.config.campaign.dag_id, self.config.batch
+        for sdk, account in self.sdk_accounts.items():
+            role_arn = f"arn:{cdk.Aws.PARTITION}:iam::{account}:role"
+            self.repositories[sdk].add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="PullFromSdkAccount",
+                    principals=[iam.AccountPrincipal(account)],
+                    actions=ECR_PULL_ACTIONS,
+                    conditions={
+                        "ArnEquals": {"aws:PrincipalArn": f"{role_arn}/{batch_settings.execution_role_name}"}
+                    },
+                )
+            )
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"{self.keys[sdk]}WritesOwnResults",
+                    principals=[iam.AccountPrincipal(account)],
+                    actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[self.bucket.arn_for_objects(job_results_pattern(dag_id, sdk))],
+                    conditions={
+                        "ArnEquals": {"aws:PrincipalArn": f"{role_arn}/{batch_settings.job_role_name}-{sdk}"}
+                    },
+                )
+            )
+        for account in sorted(set(self.sdk_accounts.values())):
+            # IAM's * matches "/": <dag>/<run>/python/results/go/results/... lies under go's pattern too.
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Account{account}NoResultsInsideResults",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AccountPrincipal(account)],
+                    actions=["s3:PutObject"],
+                    resources=[self.bucket.arn_for_objects(nested_results_pattern(dag_id))],
+                )
+            )
 
     def _service_role(self) -> iam.Role:
         # Set explicitly (not the service-linked role): CloudFormation on moto requires it, and AWS
@@ -676,6 +731,11 @@ class CampaignStack(cdk.Stack):
                 resources=[self._queue_arn(self.config.events.dead_letter_queue_name)],
             ),
         ]
+        sdk_roles = sorted({self.config.sdks[sdk].role_arn for sdk in self.sdk_accounts})
+        if sdk_roles:  # the SDK accounts' Airflow roles (docs/accounts.md)
+            statements.append(
+                iam.PolicyStatement(sid="SdkAccounts", actions=["sts:AssumeRole"], resources=sdk_roles)
+            )
         return iam.ManagedPolicy(
             self,
             "AirflowPolicy",
@@ -713,7 +773,8 @@ class CampaignStack(cdk.Stack):
             cdk.CfnOutput(self, key, value=value)
         for sdk, key in self.keys.items():
             cdk.CfnOutput(self, f"RepositoryUri{key}", value=self._repository_uri(sdk))
-            cdk.CfnOutput(self, f"JobRoleArn{key}", value=self.job_roles[sdk].role_arn)
+            if sdk in self.job_roles:
+                cdk.CfnOutput(self, f"JobRoleArn{key}", value=self.job_roles[sdk].role_arn)
         resources = {
             "results_bucket": self.bucket.bucket_name,
             "job_queue_arn": self.job_queue.ref,
@@ -734,11 +795,15 @@ class CampaignStack(cdk.Stack):
             "sdks": {
                 sdk: {
                     "repository_uri": self._repository_uri(sdk),
-                    "job_role_arn": self.job_roles[sdk].role_arn,
+                    "job_role_arn": self.job_roles[sdk].role_arn if sdk in self.job_roles else "",
                 }
                 for sdk in self.keys
             },
         }
+        if (
+            self.sdk_accounts
+        ):  # SDKs it lets another account pull and write for: the DAG checks the config agrees
+            resources["sdk_accounts"] = self.sdk_accounts
         cdk.CfnOutput(
             self,
             RESOURCES_OUTPUT,

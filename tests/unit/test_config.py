@@ -23,7 +23,7 @@ def test_typo_names_file_key_and_allowed_keys():
     message = str(err.value)
     assert "campaign.yaml" in message
     assert "sdks.python.imagee" in message
-    assert "allowed keys here: environment, image," in message
+    assert "allowed keys here: aws_conn_id, environment, image," in message
 
 
 def test_bad_value_names_allowed_values():

@@ -3,6 +3,9 @@
 The local stack and real AWS differ only in the connection: an `endpoint_url` (moto) and,
 because moto's ECR keeps no layers, a `sdk_campaigns_registry` extra naming the OCI
 registry that stands in for ECR's data plane.
+
+An SDK in its own account (docs/accounts.md) is reached with `role_arn`: the connection's credentials
+assume that role, as they would if the connection's extra named it.
 """
 
 from __future__ import annotations
@@ -17,16 +20,29 @@ REGISTRY_EXTRA = "sdk_campaigns_registry"
 FILESYSTEM_SECONDS = 600
 
 
+def assume_role(hook, role_arn: str):
+    """The provider's hook, acting as `role_arn` (assumed with its connection's credentials, renewed by
+    the provider as for a connection whose extra names the role); unchanged when role_arn is empty."""
+    if role_arn:
+        from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
+
+        config = AwsConnectionWrapper(conn=hook.conn_config)  # a copy: region, endpoints, credentials
+        config.role_arn, config.assume_role_method, config.assume_role_kwargs = role_arn, "assume_role", {}
+        hook.__dict__["conn_config"] = config  # the cached_property's slot: every session reads it
+    return hook
+
+
 class AwsContext:
-    def __init__(self, aws_conn_id: str = "aws_default"):
+    def __init__(self, aws_conn_id: str = "aws_default", role_arn: str = ""):
         self.aws_conn_id = aws_conn_id
+        self.role_arn = role_arn
         self._filesystem: tuple[float, object] | None = None
 
     @cached_property
     def _base_hook(self):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="sts")
+        return assume_role(AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="sts"), self.role_arn)
 
     @cached_property
     def extra(self) -> dict:
@@ -65,7 +81,9 @@ class AwsContext:
     def client(self, service: str):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type=service).get_conn()
+        return assume_role(
+            AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type=service), self.role_arn
+        ).get_conn()
 
     def registry_auth(self) -> RegistryAuth:
         """Docker credentials from ECR's GetAuthorizationToken, through the Amazon provider's hook."""

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from functools import cached_property
 
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.providers.amazon.aws.triggers.batch import BatchJobTrigger
 
+from sdk_campaigns.campaign.aws import assume_role
 from sdk_campaigns.campaign.collect import CANCELLED, newest_job_summary
 
 
@@ -27,7 +29,16 @@ def existing_job_id(client, queue: str, job_name: str) -> tuple[str, str] | None
 
 class ReattachingBatchOperator(BatchOperator):
     """BatchOperator whose submission is idempotent per job name, and whose job stops when the task
-    is stopped while deferred (see CancellableBatchJobTrigger)."""
+    is stopped while deferred (see CancellableBatchJobTrigger). With `role_arn`, every Batch call (and
+    its trigger's) acts as that role: the SDK's own account (campaign/accounts.py)."""
+
+    def __init__(self, *, role_arn: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.role_arn = role_arn
+
+    @cached_property
+    def hook(self):
+        return assume_role(self.aws_hook_class(**self._hook_parameters), self.role_arn)
 
     def submit_job(self, context):
         existing = existing_job_id(self.hook.client, self.job_queue, self.job_name)
@@ -42,7 +53,7 @@ class ReattachingBatchOperator(BatchOperator):
 
     def defer(self, *, trigger, method_name, kwargs=None, timeout=None):
         if isinstance(trigger, BatchJobTrigger) and not isinstance(trigger, CancellableBatchJobTrigger):
-            trigger = cancellable(trigger)
+            trigger = cancellable(trigger, self.role_arn)
         super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
 
 
@@ -70,9 +81,14 @@ class CancellableBatchJobTrigger(BatchJobTrigger):
 
     _hook = None
 
+    def __init__(self, *, role_arn: str = "", **kwargs):
+        super().__init__(**kwargs)
+        if role_arn:  # serialized with the job id: a moved trigger still acts in the SDK's account
+            self.serialized_fields["role_arn"] = role_arn
+
     def hook(self):
         if self._hook is None:
-            self._hook = super().hook()
+            self._hook = assume_role(super().hook(), self.serialized_fields.get("role_arn", ""))
             self.connection = self._hook.conn_config  # fetched now, while the triggerer answers
         return self._hook
 
@@ -104,7 +120,7 @@ class CancellableBatchJobTrigger(BatchJobTrigger):
             raise
 
 
-def cancellable(trigger: BatchJobTrigger) -> CancellableBatchJobTrigger:
-    """The same trigger (same job, waits and connection), cancelling its job when its task stops."""
+def cancellable(trigger: BatchJobTrigger, role_arn: str = "") -> CancellableBatchJobTrigger:
+    """The same trigger (same job, waits, connection and role), cancelling its job when its task stops."""
     _, kwargs = trigger.serialize()
-    return CancellableBatchJobTrigger(**kwargs)
+    return CancellableBatchJobTrigger(**kwargs, role_arn=role_arn)

@@ -1,6 +1,7 @@
 """Cancelling a campaign run from outside Airflow (`sdk-campaigns cancel RUN_ID`): its active Batch
 jobs, found by the run_id tag every job is submitted with, are terminated; the run itself is marked
-failed through Airflow's REST API, which also stops any task still waiting (see batch_jobs)."""
+failed through Airflow's REST API, which also stops any task still waiting (see batch_jobs). Jobs of
+SDKs in their own account are looked for there, through each SDK's connection and role (accounts)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import json
 import urllib.request
 from urllib.parse import quote
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sdk_campaigns.campaign.accounts import distinct_accounts
 from sdk_campaigns.campaign.collect import CANCELLED
+from sdk_campaigns.config import CampaignConfig
 
 ACTIVE_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 
@@ -32,6 +37,21 @@ def terminate_run_jobs(batch, queue: str, dag_id: str, run_id: str, who: str) ->
     for job_id, _ in stopped:
         batch.terminate_job(jobId=job_id, reason=f"{CANCELLED}{who}")
     return stopped
+
+
+def terminate_in_every_account(
+    config: CampaignConfig, aws_conn_id: str, run_id: str, who: str
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The run's active jobs terminated in the campaign's account and in each SDK's own; and one line per
+    account that could not be reached (the others are still cancelled)."""
+    stopped, errors = [], []
+    for account in distinct_accounts(config, config.sdk_names, aws_conn_id):
+        try:
+            batch = account.client("batch")
+            stopped += terminate_run_jobs(batch, config.batch.job_queue, config.campaign.dag_id, run_id, who)
+        except (BotoCoreError, ClientError) as err:
+            errors.append(f"{account.describe() if account.sdk else 'the campaign account'}: {err}")
+    return stopped, errors
 
 
 def mark_run_failed(api_url: str, token: str, dag_id: str, run_id: str) -> None:

@@ -35,6 +35,7 @@ INFRASTRUCTURE_FAILURES = [
 def job_definition_spec(
     *, image: str, sdk: str, settings: SdkSettings, resources: CampaignResources, region: str
 ) -> dict:
+    environment = resources.job_environment(sdk)  # the SDK's own account's roles and logs, if it has one
     return {
         "type": "container",
         "platformCapabilities": ["FARGATE"],
@@ -45,14 +46,14 @@ def job_definition_spec(
                 {"type": "VCPU", "value": f"{settings.vcpu:g}"},
                 {"type": "MEMORY", "value": str(settings.memory_mib)},
             ],
-            "executionRoleArn": resources.execution_role_arn,
-            "jobRoleArn": resources.sdks[sdk].job_role_arn,
-            "networkConfiguration": {"assignPublicIp": resources.assign_public_ip},
+            "executionRoleArn": environment.execution_role_arn,
+            "jobRoleArn": environment.job_role_arn,
+            "networkConfiguration": {"assignPublicIp": environment.assign_public_ip},
             "fargatePlatformConfiguration": {"platformVersion": "LATEST"},
             "logConfiguration": {
                 "logDriver": "awslogs",
                 "options": {
-                    "awslogs-group": resources.log_group,
+                    "awslogs-group": environment.log_group,
                     "awslogs-region": region,
                     "awslogs-stream-prefix": sdk,
                 },

@@ -90,35 +90,132 @@ def _infra_sources_hash(config_text: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def campaign_template(config: CampaignConfig, config_text: str) -> dict:
-    """The synthesized template, kept per config and infra source (a synth takes ~10 s)."""
+def campaign_template(config: CampaignConfig, config_text: str, sdk_account: str | None = None) -> dict:
+    """The synthesized template (with `sdk_account`: that SDK account's stack), kept per config and infra
+    source (a synth takes ~10 s)."""
     from sdk_campaigns import stack_deploy
 
-    cache_file = data_home() / "stack" / f"template-{_infra_sources_hash(config_text)}.json"
+    suffix = f"-{sdk_account}" if sdk_account else ""
+    cache_file = data_home() / "stack" / f"template-{_infra_sources_hash(config_text)}{suffix}.json"
     if cache_file.exists():
         return json.loads(cache_file.read_text())
-    template = stack_deploy.synthesize(config)
+    template = stack_deploy.synthesize(config, sdk_account)
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     cache_file.write_text(json.dumps(template))
     return template
 
 
-def ensure_campaign_stack(config_path: Path | None = None) -> str:
-    """Deploy the campaign's stack into moto as the administrator, then make what moto's
-    CloudFormation leaves out (moto gaps: infra/sdk_campaigns_infra/moto_gaps.py)."""
+def ensure_campaign_stack(
+    config_path: Path | None = None, account: str = ACCOUNT, sdk_account: str | None = None
+) -> str:
+    """Deploy the campaign's stack (with `sdk_account`: that SDK account's stack, into it) into moto as
+    the administrator of `account`, then make what moto's CloudFormation leaves out (moto gaps:
+    infra/sdk_campaigns_infra/moto_gaps.py)."""
     from sdk_campaigns import stack_deploy
+    from sdk_campaigns.campaign.accounts import account_stack_name
     from sdk_campaigns.config import config_path as default_config_path
 
     path = config_path or default_config_path()
     config = load_config(path)
-    template = campaign_template(config, path.read_text())
+    template = campaign_template(config, path.read_text(), sdk_account)
+    account = sdk_account or account
+    client = admin_client if account == ACCOUNT else account_admin_client(account)
+    name = account_stack_name(config) if sdk_account else config.infra.stack_name
     lines: list[str] = []
-    outputs = stack_deploy.deploy(admin_client("cloudformation"), config, template, progress=lines.append)
+    outputs = stack_deploy.deploy(
+        client("cloudformation"), config, template, progress=lines.append, stack_name=name
+    )
     from sdk_campaigns_infra.moto_gaps import fill_moto_gaps  # importable once synthesize ran
 
-    fill_moto_gaps(template, admin_client, account=ACCOUNT, region=REGION)
+    fill_moto_gaps(template, client, account=account, region=REGION)
     state = lines[-1].strip() if lines else "deployed"
-    return f"{config.infra.stack_name}: {state} ({len(outputs)} outputs)"
+    return f"{name} in {account}: {state} ({len(outputs)} outputs)"
+
+
+# --- other accounts: an SDK in its own (docs/accounts.md), or a campaign of its own in tests ----------
+
+ACCOUNT_ADMIN_ROLE = "sdk-campaigns-account-admin"
+
+
+def _account_admin_template() -> dict:
+    return {
+        "Resources": {
+            "AdminRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": ACCOUNT_ADMIN_ROLE,
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    },
+                },
+            },
+            "Everything": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "ManagedPolicyName": f"{ACCOUNT_ADMIN_ROLE}-everything",
+                    "Roles": [{"Ref": "AdminRole"}],
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                    },
+                },
+            },
+        }
+    }
+
+
+@cache
+def account_admin_session(account: str):
+    """A boto3 session as an administrator of another moto account, reached as an AWS Organizations
+    management account reaches a member account: by assuming a role there.
+
+    moto gaps: a fresh moto account has no identity, and the OrganizationAccountAccessRole moto's
+    Organizations makes in a new account has no policy, so under IAM enforcement nothing could act
+    there. A StackSet instance (which moto, like AWS, deploys into the target account) makes that role
+    with an administrator policy; the local administrator then assumes it."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    cloudformation = admin_client("cloudformation")
+    stack_set = f"{ACCOUNT_ADMIN_ROLE}-{account}"
+    try:
+        cloudformation.describe_stack_set(StackSetName=stack_set)
+    except ClientError:
+        cloudformation.create_stack_set(
+            StackSetName=stack_set,
+            TemplateBody=json.dumps(_account_admin_template()),
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+            PermissionModel="SELF_MANAGED",
+        )
+    cloudformation.create_stack_instances(StackSetName=stack_set, Accounts=[account], Regions=[REGION])
+    credentials = admin_client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{ACCOUNT_ADMIN_ROLE}", RoleSessionName="local-stack-admin"
+    )["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def account_admin_client(account: str):
+    """`client(service)` as the administrator of `account` (see account_admin_session)."""
+    from botocore.config import Config
+
+    def client(service: str):
+        return account_admin_session(account).client(
+            service, endpoint_url=moto_url(), config=Config(disable_request_compression=True)
+        )
+
+    return client
 
 
 def _airflow_user() -> str:
