@@ -10,7 +10,15 @@ from __future__ import annotations
 import logging
 
 from sdk_campaigns import task_ids
-from sdk_campaigns.campaign import accounts, commits, job_definitions, metrics, outcomes, quarantine, resources
+from sdk_campaigns.campaign import (
+    accounts,
+    commits,
+    job_definitions,
+    metrics,
+    outcomes,
+    quarantine,
+    resources,
+)
 from sdk_campaigns.campaign import collect as collecting
 from sdk_campaigns.campaign import verdict as verdicts
 from sdk_campaigns.campaign.aws import AwsContext
