@@ -343,6 +343,8 @@ def test_the_health_page_lists_the_adhoc_run(campaign, alert_queue, monkeypatch)
     from sdk_campaigns.reporting import health_app
 
     monkeypatch.setenv("SDK_CAMPAIGNS_CONFIG", alert_queue["config"])
+    # The history is local: this process's s3:// reads stay as the stack fixture set them.
+    monkeypatch.setattr(history, "use_airflow_connection", lambda aws_conn_id: None)
     app = health_app.create_app(load_config())
     (authorized,) = app.router.dependencies
     app.dependency_overrides[authorized.dependency] = lambda: None

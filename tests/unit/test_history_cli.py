@@ -137,3 +137,43 @@ def test_bad_days_and_an_empty_history(tmp_path):
     result = run(config, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["runs"] == []
+
+
+def run_test_history(config: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SDK_CAMPAIGNS_CONFIG": str(config)}
+    return subprocess.run(
+        [str(CLI), "test-history", *args], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def test_one_tests_history_by_id_or_by_name(scripted):
+    config, first = scripted
+    by_name = run_test_history(config, "python", "tests.test_client.test_flaky", "--json")
+    assert by_name.returncode == 0, by_name.stderr
+    document = json.loads(by_name.stdout)
+    assert (document["sdk"], document["lane"]) == ("python", "official")
+    runs = document["runs"]
+    assert [r["logical_date"] for r in runs] == [day(n, first) for n in range(1, 29)]
+    failed = [(r["logical_date"], r["commit"]) for r in runs if r["outcome"] == "failed"]
+    assert failed == [(day(22, first), "sha256:py2"), (day(24, first), "sha256:py2")]
+    by_id = run_test_history(config, "python", document["test_id"], "--json")
+    assert json.loads(by_id.stdout) == document
+    table = run_test_history(config, "python", "test_flaky")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0] == f"python tests.test_client.test_flaky (test id {document['test_id']}), 28 runs"
+    assert lines[3 + 21].split() == [
+        day(22, first),
+        "failed",
+        "0.10",
+        "s",
+        "sha256:py2",
+        "assertion",
+        "failed",
+    ]
+
+
+def test_an_unknown_test_exits_2(scripted):
+    config, _ = scripted
+    result = run_test_history(config, "python", "no_such_test")
+    assert result.returncode == 2 and "no official run of 'python' has a test 'no_such_test'" in result.stderr

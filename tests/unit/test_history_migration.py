@@ -94,7 +94,12 @@ def test_migrate_rewrites_version_2_and_moves_the_overridden_run_to_the_adhoc_la
 
 def test_migrate_command(v2_history, tmp_path):
     config = {
-        "campaign": {"dag_id": DAG, "results_bucket": "results-bucket", "history_uri": v2_history, "default_ref": "main"},
+        "campaign": {
+            "dag_id": DAG,
+            "results_bucket": "results-bucket",
+            "history_uri": v2_history,
+            "default_ref": "main",
+        },
         "sdks": {sdk: {"image": sdk, "test_command": ["make"]} for sdk in REFS},
     }
     (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(config))

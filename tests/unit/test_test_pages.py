@@ -82,7 +82,9 @@ def hostile_history(tmp_path) -> CampaignConfig:
 
 
 @pytest.fixture
-def client(hostile_history):
+def client(hostile_history, monkeypatch):
+    # The history is local: no Airflow connection to switch this process's s3:// reads to.
+    monkeypatch.setattr(history, "use_airflow_connection", lambda aws_conn_id: None)
     app = health_app.create_app(hostile_history)
     (authorized,) = app.router.dependencies
     app.dependency_overrides[authorized.dependency] = lambda: None

@@ -365,7 +365,6 @@ class HistoryAnalytics:
         if not failing:
             return {}
         runs = self._runs_of({f["sdk"] for f in failing}, self._since_us(LAST_PASS_LOOKBACK_DAYS))
-        outcomes = self._outcomes(runs)
         wanted = pa.table(
             {
                 "run": pa.array([f["run"] for f in failing], pa.int32()),
@@ -373,13 +372,17 @@ class HistoryAnalytics:
             }
         )
         self.con.register("_failing_now", wanted)
+        # Only the failing tests' rows are reduced to outcomes: a few tests over 90 days of runs.
+        self._files(runs, ["test_id", "status"]).create_view("_lookback_rows", replace=True)
         found = {
             (run, test_id): passed_run
             for run, test_id, passed_run in self.con.execute(
                 f"""
+                WITH o AS (SELECT run, test_id, {_OUTCOME_SQL} AS outcome
+                           FROM _lookback_rows SEMI JOIN _failing_now USING (test_id) GROUP BY ALL)
                 SELECT f.run, f.test_id, arg_max(o.run, s.t_us) AS passed_run
                 FROM _failing_now f JOIN summaries now ON now.run = f.run
-                JOIN {outcomes} o ON o.test_id = f.test_id AND o.outcome = 1
+                JOIN o ON o.test_id = f.test_id AND o.outcome = 1
                 JOIN summaries s ON s.run = o.run AND s.sdk = now.sdk AND s.t_us < now.t_us
                 GROUP BY ALL
                 """
@@ -552,8 +555,8 @@ class HistoryAnalytics:
             ORDER BY test_id = $1 DESC, classname || '.' || name = $1 DESC, run DESC LIMIT 1
             """,
             [test],
-        ).fetchone()
-        return found[0] if found else None
+        ).fetchall()
+        return found[0][0] if found else None
 
     def test_history(self, sdk: str, test_id: str) -> list[dict]:
         """One test's outcome in every run of its SDK that has it, oldest first (see the module doc)."""
