@@ -62,46 +62,30 @@ def check_environment(config: CampaignConfig, run: dict, sdk_plans: list[dict], 
     return found.to_xcom()
 
 
-def _built_images(count: int) -> list[dict | None]:
-    """build_image's result per map index; None where that SDK's build failed."""
-    ti = _ti()
-    return [ti.xcom_pull(task_ids=task_ids.BUILD_IMAGE, map_indexes=i) for i in range(count)]
-
-
-def register_jobs(
-    config: CampaignConfig, run: dict, sdk_plans: list[dict], stack: dict, aws_conn_id: str
-) -> list[dict]:
-    """A job definition per SDK whose image exists, and one BatchOperator kwargs dict each."""
-    campaign_run = RunPlan.from_xcom(run, sdk_plans)
-    found = resources.CampaignResources.from_xcom(stack)
-    aws = AwsContext(aws_conn_id)
-    batch = aws.client("batch")
-    submissions = []
-    for sdk_plan, image in zip(campaign_run.sdks, _built_images(len(campaign_run.sdks)), strict=True):
-        if image is None:
-            log.error("%s: no image was built, so no job is submitted; collect reports it", sdk_plan.sdk)
-            continue
-        spec = job_definitions.job_definition_spec(
-            image=image["image"],
-            sdk=sdk_plan.sdk,
-            settings=config.sdks[sdk_plan.sdk],
-            resources=found,
-            region=batch.meta.region_name,
-        )
-        definition = job_definitions.register(batch, sdk_plan.job_definition, spec)
-        submissions.append(
-            {
-                "job_name": sdk_plan.job_name,
-                "job_definition": definition,
-                "container_overrides": {
-                    "environment": [{"name": k, "value": v} for k, v in sorted(sdk_plan.environment.items())]
-                },
-                "tags": {"sdk": sdk_plan.sdk, "dag_id": campaign_run.dag_id, "run_id": campaign_run.run_id},
-            }
-        )
-    if not submissions:
-        raise verdicts.CampaignFailed("no SDK image was built: nothing to run (see the build_image logs)")
-    return submissions
+def register_job(
+    config: CampaignConfig, run: dict, sdk_plan: dict, image: dict, stack: dict, aws_conn_id: str
+) -> dict:
+    """The SDK's job definition for the image it tests (the image step registers it once the image
+    is in ECR), and the BatchOperator kwargs that submit its job."""
+    planned = SdkPlan.from_xcom(sdk_plan)
+    campaign_run = RunPlan.from_xcom(run, [sdk_plan])
+    batch = AwsContext(aws_conn_id).client("batch")
+    spec = job_definitions.job_definition_spec(
+        image=image["image"],
+        sdk=planned.sdk,
+        settings=config.sdks[planned.sdk],
+        resources=resources.CampaignResources.from_xcom(stack),
+        region=batch.meta.region_name,
+    )
+    definition = job_definitions.register(batch, planned.job_definition, spec)
+    return {
+        "job_name": planned.job_name,
+        "job_definition": definition,
+        "container_overrides": {
+            "environment": [{"name": k, "value": v} for k, v in sorted(planned.environment.items())]
+        },
+        "tags": {"sdk": planned.sdk, "dag_id": campaign_run.dag_id, "run_id": campaign_run.run_id},
+    }
 
 
 def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str) -> dict:
@@ -183,8 +167,8 @@ def validate(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_
 
 
 def validation_summary() -> dict:
-    """What validate returned, or {} when it did not run."""
-    return _ti().xcom_pull(task_ids=task_ids.VALIDATE) or {}
+    """What validate returned, or {} when it did not run (the publish task runs it: stages.py)."""
+    return _ti().xcom_pull(task_ids=task_ids.PUBLISH, key=task_ids.VALIDATION_XCOM_KEY) or {}
 
 
 def publish(config: CampaignConfig, run: dict, sdk_plans: list[dict], outlet_events, aws_conn_id: str) -> str:
