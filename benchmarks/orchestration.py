@@ -34,7 +34,11 @@ TARGET_SECONDS = 15.0
 def _summaries(logical_date: str, sdks: list[str]) -> list[dict]:
     from sdk_campaigns import history
     from sdk_campaigns.config import load_config
+    from sdk_campaigns.dev import local_stack
 
+    # As the DAG wrote it: through the stack's Airflow connection (the history is on S3 by default).
+    os.environ.update(local_stack.airflow_env())
+    history.use_airflow_connection("aws_default")
     config = load_config()
     partitions = history.read_run(config.history_uri(), DAG_ID, logical_date)
     summaries = [p["summary"] for p in partitions]
