@@ -53,12 +53,12 @@ def results_frame(rows):
     without a Python object per row, or from row dicts (RESULT_COLUMNS; missing keys are nulls)."""
     import pandas as pd
 
-    if hasattr(rows, "to_pandas"):
-        missing = [c for c in RESULT_COLUMNS if c not in rows.column_names]
-        if missing:  # still validated: the column-set expectation names what is missing
-            return rows.to_pandas().reindex(columns=[*rows.column_names, *missing])
-        return rows.select(RESULT_COLUMNS).to_pandas()
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    if not hasattr(rows, "to_pandas"):
+        return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    missing = [c for c in RESULT_COLUMNS if c not in rows.column_names]
+    if missing:  # still validated: the column-set expectation names what is missing
+        return rows.to_pandas().reindex(columns=[*rows.column_names, *missing])
+    return rows.select(RESULT_COLUMNS).to_pandas()
 
 
 def validate_results(
