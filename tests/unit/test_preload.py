@@ -29,7 +29,7 @@ def test_the_command_runs_airflow_after_the_imports(tmp_path):
     probe = (
         "import sys, runpy; sys.argv = ['x', 'version'];"
         "import airflow.__main__ as m;"
-        "m.main = lambda: print('modules', 'sdk_campaigns.stages' in sys.modules);"
+        "m.main = lambda: print('modules', 'airflow.providers.amazon.aws.operators.batch' in sys.modules);"
         "runpy.run_module('sdk_campaigns.preload', run_name='__main__')"
     )
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
