@@ -211,9 +211,9 @@ def _events(text: _TextReader, source: str) -> Iterator[tuple[str, etree._Elemen
             if start:
                 prolog = None
         parser.feed(piece)
-        yield from parser.read_events()
+        yield from list(parser.read_events())  # a chunk's events at once: one C call, not one each
     parser.close()
-    yield from parser.read_events()
+    yield from list(parser.read_events())
 
 
 def _refuse_entity_declarations(prolog: str, source: str) -> None:
@@ -231,27 +231,26 @@ def _local(tag: str) -> str:
 
 def _cases(events, source: str, limits: TextLimits) -> Iterator[TestCase]:
     """Only "end" events: an element's parent is already in the tree (with its attributes) when one of
-    its children ends, so a testcase finds its innermost suite by walking up."""
+    its children ends, so a testcase finds its innermost suite by walking up. (The loop is the hot
+    path of a 100,000-case file: names are looked up once, outside it.)"""
     checked_root = False
+    name_chars, suites, testcase_tag = limits.name_chars, _SUITES, "testcase"
     for _event, element in events:
         parent = element.getparent()
         if not checked_root:
-            root = element
-            while (above := root.getparent()) is not None:
-                root = above
-            tag = _local(root.tag)
-            if tag not in _ROOTS:
-                raise JUnitError(f"{source}: root element <{tag}> is not <testsuites> or <testsuite>")
+            _check_root(element, source)
             checked_root = True
         if parent is None:
             continue  # the root ended: the document is read
-        tag = _local(element.tag)
-        if tag == "testcase":
-            suite = _enclosing_suite(parent)
+        tag = element.tag
+        if tag[:1] == "{":
+            tag = tag.rpartition("}")[2]
+        if tag == testcase_tag:
+            suite = parent if _local(parent.tag) in suites else _enclosing_suite(parent)
             if suite is None:
                 continue  # a testcase inside a testcase: part of the outer one
-            yield _testcase(element, truncate_text(suite.get("name", ""), limits.name_chars), limits)
-        elif tag not in _SUITES and _local(parent.tag) not in _SUITES:
+            yield _testcase(element, truncate_text(suite.get("name", ""), name_chars), limits)
+        elif tag not in suites and _local(parent.tag) not in suites:
             continue  # inside a testcase: read with it, dropped with it
         # Drop what has been read (testcases, finished suites, suite-level <system-out>): memory
         # stays flat however many testcases the file holds.
@@ -259,6 +258,15 @@ def _cases(events, source: str, limits: TextLimits) -> Iterator[TestCase]:
             del parent[-1]
         else:
             parent.remove(element)
+
+
+def _check_root(element, source: str) -> None:
+    root = element
+    while (above := root.getparent()) is not None:
+        root = above
+    tag = _local(root.tag)
+    if tag not in _ROOTS:
+        raise JUnitError(f"{source}: root element <{tag}> is not <testsuites> or <testsuite>")
 
 
 def _enclosing_suite(element):
