@@ -47,7 +47,7 @@ def prepare_home(prefix: str, edit_config: Callable[[dict], dict]) -> Path:
     """A fresh SDK_CAMPAIGNS_HOME (own Airflow database and port) with the default campaign config
     as `edit_config` changes it; set in this process's environment."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
-    os.environ["SDK_CAMPAIGNS_HOME"] = str(home)
+    os.environ["SDK_CAMPAIGNS_HOME"] = str(home)  # (set before edit_config, which may use it)
     os.environ["SDK_CAMPAIGNS_AIRFLOW_PORT"] = str(free_port())
     from sdk_campaigns.config import DEFAULT_CONFIG_PATH
 

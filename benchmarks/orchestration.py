@@ -124,6 +124,8 @@ def main() -> int:
     def only_these(config: dict) -> dict:
         config["sdks"] = {name: config["sdks"][name] for name in args.sdks}
         config["campaign"]["schedule"] = "0 0 1 1 *"  # yearly: unpausing starts no run of its own
+        # A history of its own: the shared bucket's may hold partitions other versions wrote.
+        config["campaign"]["history_uri"] = str(Path(os.environ["SDK_CAMPAIGNS_HOME"]) / "history")
         return config
 
     harness.prepare_home("sdkc-bench-orchestration-", only_these)
