@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import harness
 
@@ -61,6 +62,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=None, help="builds at once (default: build_jobs())")
     args = parser.parse_args()
 
+    def own_history(config: dict) -> dict:
+        # A history of its own: the shared bucket's may hold partitions other versions wrote.
+        config["campaign"]["history_uri"] = str(Path(os.environ["SDK_CAMPAIGNS_HOME"]) / "history")
+        return config
+
+    harness.prepare_home("sdkc-bench-cold-demo-", own_history)
     from sdk_campaigns.config import load_config
     from sdk_campaigns.dev import image_builds, stack
 

@@ -17,6 +17,7 @@ alternative is linear growth: 8 × overhead(8) at 64 SDKs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -61,6 +62,53 @@ def scale_config(config: dict, most: int) -> dict:
     return config
 
 
+def deploy_stack() -> str:
+    """The sdkc-scale stack in moto. 64 SDKs make a template of ~180 KB, over CloudFormation's 51,200
+    bytes for a template body (what `sdk-campaigns local up` sends): it goes by S3 (TemplateURL), as
+    `cdk deploy` does on AWS."""
+    import time
+
+    from sdk_campaigns.config import config_path, load_config
+    from sdk_campaigns.dev import local_aws
+
+    config = load_config()
+    template = local_aws.campaign_template(config, config_path().read_text())
+    cloudformation, s3 = local_aws.admin_client("cloudformation"), local_aws.admin_client("s3")
+    try:
+        existing = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"]
+    except cloudformation.exceptions.ClientError:
+        existing = None
+    if existing in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        return f"{STACK}: exists"
+    bucket = f"{STACK}-templates"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="template.json", Body=json.dumps(template).encode())
+    cloudformation.create_stack(
+        StackName=STACK,
+        TemplateURL=f"https://{bucket}.s3.amazonaws.com/template.json",
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    while (status := cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"]).endswith(
+        "_IN_PROGRESS"
+    ):
+        time.sleep(1)
+    assert status == "CREATE_COMPLETE", f"{STACK}: {status}"
+    from sdk_campaigns_infra.moto_gaps import fill_moto_gaps  # importable once the template was made
+
+    fill_moto_gaps(template, local_aws.admin_client, account=local_aws.ACCOUNT, region=local_aws.REGION)
+    return f"{STACK}: created ({len(json.dumps(template)):,} bytes of template, by S3)"
+
+
+def stack_up() -> None:
+    """stack.up's steps, with the campaign stack deployed by deploy_stack."""
+    from sdk_campaigns.dev import local_stack, stack
+
+    local_stack.stack_dir().mkdir(parents=True, exist_ok=True)
+    for name, step in stack.STEPS:
+        detail = deploy_stack() if name.startswith("campaign stack") else step()
+        print(f"  ✔ {name:<34} {detail}", flush=True)
+
+
 def measure(size: int, token: str) -> dict:
     from orchestration import _jobs, _summaries, critical_path
 
@@ -93,9 +141,9 @@ def main() -> int:
     harness.prepare_home("sdkc-bench-scale-", lambda config: scale_config(config, most))
 
     from sdk_campaigns.config import load_config
-    from sdk_campaigns.dev import airflow_services, image_builds, stack
+    from sdk_campaigns.dev import airflow_services, image_builds
 
-    stack.up()  # deploys the sdkc-scale stack into moto, with this home's Airflow identity
+    stack_up()  # the sdkc-scale stack into moto, and this home's Airflow identity with its policy
     config = load_config()
     print(f"images for {most} entries (pushed to each entry's repository)", flush=True)
     image_builds.build_missing_images(config, sizes_sdks(most), say=lambda line: None)
