@@ -39,7 +39,8 @@ def test_progress_falls_back_on_dockers_steps():
     progress = ImageProgress("rust", started=0.0, step=5, steps=9)
     assert progress.fraction(30.0) == pytest.approx(4 / 9)
     assert progress.seconds_left(30.0) == pytest.approx(30.0 * (5 / 9) / (4 / 9))
-    assert ImageProgress("go", started=0.0, step=1, steps=9).seconds_left(3.0) is None  # too early to say
+    assert ImageProgress("go", started=0.0, step=1, steps=9).seconds_left(30.0) is None  # too early to say
+    assert ImageProgress("go", started=0.0, step=4, steps=9).seconds_left(1.0) is None  # the quick steps
 
 
 def test_the_board_prints_a_percentage_and_an_eta_per_image():

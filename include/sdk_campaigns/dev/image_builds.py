@@ -31,6 +31,7 @@ from sdk_campaigns.dev import local_aws, local_stack
 BUILD_MEMORY_BYTES = 1536 * 1024 * 1024  # the biggest build (rust, java) peaks about there
 STEP = re.compile(r"^Step (\d+)/(\d+) :")
 DURATIONS_FILE = "image-build-seconds.json"
+MIN_ELAPSED_FOR_ETA = 5.0  # seconds
 
 
 def build_jobs(cpus: int | None = None, available_bytes: int | None = None) -> int:
@@ -77,7 +78,8 @@ class ImageProgress:
         if self.expected_seconds:
             return max(self.expected_seconds - elapsed, 1.0)
         done = self.fraction(now)
-        return elapsed * (1 - done) / done if done > 0.05 else None
+        # Early steps (FROM, ARG, COPY) take no time: too soon to extrapolate from them.
+        return elapsed * (1 - done) / done if done > 0.05 and elapsed >= MIN_ELAPSED_FOR_ETA else None
 
 
 @dataclass
