@@ -17,7 +17,6 @@ from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.plan import RUN_XCOM_KEY, RunPlan, SdkPlan, plan_run
 from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns.reporting import links
-from sdk_campaigns.reporting.report import report_path
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +138,7 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
 
 def validate(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_id: str) -> dict:
     from sdk_campaigns.campaign.validation import validate_results
+    from sdk_campaigns.reporting.report import report_path  # imports pyarrow and DuckDB: publish only
 
     campaign_run = RunPlan.from_xcom(run, sdk_plans)
     s3 = AwsContext(aws_conn_id).client("s3")

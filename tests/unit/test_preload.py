@@ -37,3 +37,17 @@ def test_the_command_runs_airflow_after_the_imports(tmp_path):
     lines = done.stdout.strip().splitlines()
     assert lines[-2].startswith("sdk-campaigns preload: 12 modules in ")
     assert lines[-1] == "modules True"
+
+
+def test_tasks_other_than_publish_import_no_results_pipeline_module():
+    """plan, build_image, run_tests, collect and verdict import the DAG file and tasks.py; neither may
+    pull in what only publish needs (seconds of CPU per task process without a preloading worker)."""
+    repo = preload.__file__.rsplit("/include/", 1)[0]
+    probe = (
+        f"import runpy, sys; runpy.run_path({repo + '/dags/sdk_test_campaign.py'!r});"
+        "import sdk_campaigns.tasks, sdk_campaigns.stages, sdk_campaigns.image_step;"
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'great_expectations', 'duckdb') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
