@@ -1,12 +1,16 @@
-"""100,000 test cases from JUnit to validated, published results, vs junitparser + pandas.
+"""P3: 100,000 test cases from JUnit to validated, published results, vs junitparser + pandas.
 
-Target (DESIGN.md): under 5 s and under 500 MB peak memory. Each pipeline runs in its own
-process so its peak RSS is its own:
-- sdk-campaigns: parse_junit_file (streaming defusedxml) → normalise → Great Expectations
-  suites → history partition (atomic write);
+Targets (DESIGN.md, issue 16): no slower than the alternative in the same run (ratio <= 1.0), under
+5 s in a fresh task process including Great Expectations' import, under 400 MB peak memory. Each
+pipeline runs in a fresh process of its own, so its peak RSS and its imports are its own:
+- sdk-campaigns: parse_junit_file (lxml, configured safely, after the size and DTD checks) →
+  normalise_table (Arrow, column by column) → Great Expectations suites → history partitions
+  (Parquet, atomic write);
 - the obvious alternative: junitparser → pandas DataFrame → the same checks in pandas →
   CSV. It does less (no GX, no safe XML parsing), so it is a floor, not a straw man.
-Great Expectations' import (~3 s, paid once per worker process) is timed apart.
+`pipeline_seconds` counts each pipeline's work after its imports; `fresh_process_seconds` adds the
+imports a task process pays for it (for ours, Great Expectations' import, paid by the one task that
+validates: publish).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import harness
 
 CASES = 100_000
 SDKS = ("python", "go")
@@ -48,21 +54,29 @@ def write_junit(path: Path, cases: int) -> None:
 def ours(junit: Path, workdir: Path) -> dict:
     timings = {}
     started = time.perf_counter()
-    import great_expectations  # noqa: F401  (paid once per worker, reported apart)
+    import great_expectations  # noqa: F401  (paid by the task that validates, reported apart)
 
     timings["gx_import"] = time.perf_counter() - started
+    started = time.perf_counter()
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     from sdk_campaigns import history
-    from sdk_campaigns.campaign.collect import count, normalise
+    from sdk_campaigns.campaign.collect import count, normalise_table
     from sdk_campaigns.campaign.junit import parse_junit_file
     from sdk_campaigns.campaign.validation import validate_results
+
+    timings["imports"] = time.perf_counter() - started
 
     started = time.perf_counter()
     cases = parse_junit_file(junit)
     half = len(cases) // 2
-    rows = []
-    for sdk, part in zip(SDKS, (cases[:half], cases[half:]), strict=True):
-        rows.extend(normalise(part, sdk=sdk, run_id="bench", logical_date="2026-11-21", digest="sha256:x"))
+    parts = {sdk: part for sdk, part in zip(SDKS, (cases[:half], cases[half:]), strict=True)}
+    rows = pa.concat_tables(
+        normalise_table(part, sdk=sdk, run_id="bench", logical_date="2026-11-21", digest="sha256:x")
+        for sdk, part in parts.items()
+    )
     timings["parse+normalise"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -72,19 +86,21 @@ def ours(junit: Path, workdir: Path) -> dict:
     assert outcome.success, outcome.summary()
 
     started = time.perf_counter()
-    for sdk in SDKS:
-        sdk_rows = [r for r in rows if r["sdk"] == sdk]
-        summary = {"dag_id": "bench", "logical_date": "2026-11-21", "sdk": sdk, "counts": count(cases)}
-        history.write_partition(str(workdir / "history"), summary, sdk_rows)
+    for sdk, part in parts.items():
+        summary = {"dag_id": "bench", "logical_date": "2026-11-21", "sdk": sdk, "counts": count(part)}
+        sdk_rows = rows.filter(pc.equal(rows["sdk"], sdk))
+        history.write_partition_table(str(workdir / "history"), summary, sdk_rows)
     timings["publish"] = time.perf_counter() - started
-    return {"rows": len(rows), **timings}
+    return {"rows": rows.num_rows, **timings}
 
 
 def alternative(junit: Path, workdir: Path) -> dict:
+    timings = {}
+    started = time.perf_counter()
     import pandas as pd
     from junitparser import Error, Failure, JUnitXml, Skipped
 
-    timings = {}
+    timings["imports"] = time.perf_counter() - started
     started = time.perf_counter()
     records = []
     for suite in JUnitXml.fromfile(str(junit)):
@@ -129,7 +145,9 @@ def alternative(junit: Path, workdir: Path) -> dict:
 def run_one(which: str, junit: str, workdir: str) -> None:
     started = time.perf_counter()
     result = (ours if which == "ours" else alternative)(Path(junit), Path(workdir))
-    result["pipeline_seconds"] = time.perf_counter() - started - result.get("gx_import", 0.0)
+    result["fresh_process_seconds"] = time.perf_counter() - started
+    imports = result.get("gx_import", 0.0) + result["imports"]
+    result["pipeline_seconds"] = result["fresh_process_seconds"] - imports
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
@@ -151,18 +169,37 @@ def main() -> int:
                 return 1
             results[which] = json.loads(output.stdout.strip().splitlines()[-1])
     ours_, alt = results["ours"], results["alternative"]
-    print(f"\n{'stage':<18} {'sdk-campaigns':>14} {'junitparser+pandas':>19}")
-    for stage in ("parse+normalise", "validate", "publish", "pipeline_seconds"):
-        print(f"{stage:<18} {ours_[stage]:>12.2f} s {alt[stage]:>17.2f} s")
-    print(f"{'peak memory':<18} {ours_['peak_mb']:>11.0f} MB {alt['peak_mb']:>16.0f} MB")
-    print(f"(Great Expectations import, once per worker: {ours_['gx_import']:.2f} s, not counted)")
+    print(f"\n{'stage':<22} {'sdk-campaigns':>14} {'junitparser+pandas':>19}")
+    for stage in ("parse+normalise", "validate", "publish", "pipeline_seconds", "fresh_process_seconds"):
+        print(f"{stage:<22} {ours_[stage]:>12.2f} s {alt[stage]:>17.2f} s")
+    print(f"{'peak memory':<22} {ours_['peak_mb']:>11.0f} MB {alt['peak_mb']:>16.0f} MB")
+    print(f"(of ours' fresh process: Great Expectations' import {ours_['gx_import']:.2f} s, other imports "
+          f"{ours_['imports']:.2f} s)")  # fmt: skip
     ratio = ours_["pipeline_seconds"] / alt["pipeline_seconds"]
-    print(f"ratio sdk-campaigns / alternative: {ratio:.2f}x time")
-    met = ours_["pipeline_seconds"] < 5 and ours_["peak_mb"] < 500
-    with_import = ours_["pipeline_seconds"] + ours_["gx_import"]
-    print(
-        f"target < 5 s and < 500 MB: {'met' if met else 'MISSED'} without the fixed GX import; "
-        f"{with_import:.2f} s with it (a task process pays it once)"
+    print(f"ratio sdk-campaigns / alternative: {ratio:.2f}x time (pipelines, after imports)")
+    checks = {
+        "ratio <= 1.0": ratio <= 1.0,
+        "fresh process < 5 s": ours_["fresh_process_seconds"] < 5,
+        "peak < 400 MB": ours_["peak_mb"] < 400,
+    }
+    for name, ok in checks.items():
+        print(f"target {name}: {'met' if ok else 'MISSED'}")
+    met = all(checks.values())
+    harness.emit(
+        "P3 results pipeline",
+        {
+            "cases": CASES,
+            "pipeline_seconds": round(ours_["pipeline_seconds"], 2),
+            "alternative_seconds": round(alt["pipeline_seconds"], 2),
+            "ratio": round(ratio, 2),
+            "fresh_process_seconds": round(ours_["fresh_process_seconds"], 2),
+            "gx_import_seconds": round(ours_["gx_import"], 2),
+            "peak_mb": round(ours_["peak_mb"]),
+            "alternative_peak_mb": round(alt["peak_mb"]),
+            "load": harness.load_average(),
+        },
+        "ratio <= 1.0 vs junitparser+pandas, < 5 s in a fresh process with the GX import, < 400 MB",
+        met,
     )
     return 0 if met else 1
 

@@ -24,7 +24,7 @@ A language whose tests fail never stops the others from being collected and publ
 An SDK that went from passed at one commit to tests failed at another starts the
 `sdk_culprit_finder` DAG, which bisects to the first bad commit (docs/culprit-finder.md).
 Task pages link to the job's CloudWatch log stream and the SDK's S3 results (`collect`),
-the test image in ECR (`build_image`) and the Great Expectations Data Docs (`validate`).
+the test image in ECR (`build_image`) and the Great Expectations Data Docs (`publish`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from sdk_campaigns.campaign.plan import (
     VALIDATION_POLICIES,
 )
 from sdk_campaigns.config import cached_config
-from sdk_campaigns.image_step import BuildImageOperator
+from sdk_campaigns.image_step import BuildImageOperator, job_submission
 
 CONFIG = cached_config()
 AWS_CONN_ID = "aws_default"
@@ -116,29 +116,16 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task(task_id=task_ids.PLAN, execution_timeout=timedelta(minutes=2))
+    @task(task_id=task_ids.PLAN, execution_timeout=timedelta(minutes=5))
     def plan(params: dict, dag_run=None) -> list[dict]:
         """Which SDKs, which ref, each SDK's job settings and the run's policies; bad params fail
-        here, named with the known values."""
-        from sdk_campaigns import tasks
+        here, named with the known values. Then every resource the planned SDKs need, as the
+        campaign's CloudFormation stack deployed it (ECR repositories, results bucket, roles, Fargate
+        compute environment and queue): described, never created. A missing one fails here, named,
+        with the fix (`sdk-campaigns infra deploy`)."""
+        from sdk_campaigns import stages
 
-        return tasks.plan(CONFIG, params, dag_run)
-
-    @task(task_id=task_ids.CHECK_ENVIRONMENT, execution_timeout=timedelta(minutes=5))
-    def check_environment(run: dict, sdk_plans: list[dict]) -> dict:
-        """Every resource the planned SDKs need, as the campaign's CloudFormation stack deployed it
-        (ECR repositories, results bucket, roles, Fargate compute environment and queue): described,
-        never created. A missing one fails here, named, with the fix (`sdk-campaigns infra deploy`)."""
-        from sdk_campaigns import tasks
-
-        return tasks.check_environment(CONFIG, run, sdk_plans, AWS_CONN_ID)
-
-    @task(task_id=task_ids.REGISTER_JOBS, trigger_rule=ALL_DONE, execution_timeout=timedelta(minutes=10))
-    def register_jobs(run: dict, sdk_plans: list[dict], stack: dict) -> list[dict]:
-        """A job definition per SDK whose image exists; one BatchOperator kwargs dict each."""
-        from sdk_campaigns import tasks
-
-        return tasks.register_jobs(CONFIG, run, sdk_plans, stack, AWS_CONN_ID)
+        return stages.plan(CONFIG, params, dag_run, AWS_CONN_ID)
 
     @task(
         task_id=task_ids.COLLECT,
@@ -154,27 +141,21 @@ with DAG(
         get_current_context()["sdk"] = sdk_plan["sdk"]
         return tasks.collect(CONFIG, run, sdk_plan, AWS_CONN_ID)
 
-    @task(task_id=task_ids.VALIDATE, trigger_rule=ALL_DONE, execution_timeout=timedelta(minutes=30))
-    def validate(run: dict, sdk_plans: list[dict]) -> dict:
-        """Great Expectations over every SDK's normalised results (schema, status values, unique
-        test ids, every requested SDK present, durations, pass-rate SLOs). Links to the Data Docs."""
-        from sdk_campaigns import tasks
-
-        return tasks.validate(CONFIG, run, sdk_plans, AWS_CONN_ID)
-
     # Other DAGs can be scheduled on the history (see docs/published-files.md).
     @task(
         task_id=task_ids.PUBLISH,
         trigger_rule=ALL_DONE,
         outlets=[history_asset(CONFIG)],
-        execution_timeout=timedelta(minutes=30),
+        execution_timeout=timedelta(minutes=60),
     )
     def publish(run: dict, sdk_plans: list[dict], outlet_events=None) -> str:
-        """History partitions (idempotent per logical date and SDK), the HTML report, feed, badges,
+        """Great Expectations over every SDK's normalised results (schema, status values, unique
+        test ids, every requested SDK present, durations, pass-rate SLOs; links to the Data Docs),
+        then history partitions (idempotent per logical date and SDK), the HTML report, feed, badges,
         the history Asset's event, alerts and retention."""
-        from sdk_campaigns import tasks
+        from sdk_campaigns import stages
 
-        return tasks.publish(CONFIG, run, sdk_plans, outlet_events, AWS_CONN_ID)
+        return stages.publish(CONFIG, run, sdk_plans, outlet_events, AWS_CONN_ID)
 
     @task(task_id=task_ids.FIND_BREAKS, execution_timeout=timedelta(minutes=10))
     def find_breaks(run: dict) -> list[dict]:
@@ -196,11 +177,13 @@ with DAG(
     # setup
     sdk_plans = plan()
     run = sdk_plans[RUN_XCOM_KEY]
-    stack = check_environment(run, sdk_plans)
-    # per SDK: found in ECR by content tag, else built by the config's builder (docker or CodeBuild)
+    stack = sdk_plans[task_ids.STACK_XCOM_KEY]
+    # per SDK: found in ECR by content tag, else built by the config's builder (docker or CodeBuild);
+    # then the SDK's job definition for that image
     images = BuildImageOperator.partial(
         task_id=task_ids.BUILD_IMAGE,
         stack=stack,
+        run_plan=run,
         aws_conn_id=AWS_CONN_ID,
         builder=CONFIG.images.builder,
         base_image=CONFIG.images.base_image,
@@ -214,11 +197,11 @@ with DAG(
         execution_timeout=timedelta(minutes=60),  # a cold build of the slowest SDK image
         doc_md="The SDK's test image by content tag (build context, build args, the base image's registry "
         "digest): found in ECR, else built by the config's builder, `docker` or the stack's CodeBuild "
-        "project (waited for in the triggerer). Links to the image in ECR and to the build's log.",
+        "project (waited for in the triggerer); then the SDK's Batch job definition for that image. "
+        "Links to the image in ECR and to the build's log.",
     ).expand(sdk_plan=sdk_plans)
 
-    # body: one Batch job per SDK, deferrable, shown by SDK name in the UI
-    submissions = register_jobs(run, sdk_plans, stack)
+    # body: one Batch job per SDK whose image exists, deferrable, shown by SDK name in the UI
     run_tests = ReattachingBatchOperator.partial(
         task_id=task_ids.RUN_TESTS,
         # aws_conn_id and role_arn come per SDK with each submission: its own account, if it has one
@@ -229,19 +212,21 @@ with DAG(
         # a task failed by the scheduler race of apache/airflow#67287 resumes at once.
         retries=2,
         retry_delay=timedelta(seconds=1),
+        # An SDK whose image failed has no submission (the others still run); none at all: skipped.
+        trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS,
         execution_timeout=timedelta(seconds=max(s.timeout_seconds for s in CONFIG.sdks.values()) + 600),
         map_index_template="{{ task.tags['sdk'] }}",
         doc_md="One AWS Batch job per SDK on Fargate, deferrable; a retry re-attaches to the job it "
         "submitted instead of submitting another. Links to the job (Batch) and its CloudWatch logs.",
-    ).expand_kwargs(submissions)
+    ).expand_kwargs(images.output.map(job_submission))
     outcomes = with_docs(collect).partial(run=run).expand(sdk_plan=sdk_plans)
 
-    # teardown: results, history, report and the verdict, whatever happened above
-    validation = validate(run, sdk_plans)
+    # teardown: validation, history, report and the verdict, whatever happened above
     report = publish(run, sdk_plans)
 
-    chain(stack, images, submissions, run_tests, outcomes, validation, report, verdict(run, sdk_plans))
-    # after publish: a bisection per SDK that broke between two commits; a rerun starts none twice
+    chain(images, run_tests, outcomes, report, verdict(run, sdk_plans))
+    # after publish, beside the verdict: a bisection per SDK that broke between two commits; a rerun
+    # starts none twice
     breaks = find_breaks(run)
     start_culprit_finder = TriggerDagRunOperator.partial(
         task_id=task_ids.START_CULPRIT_FINDER,

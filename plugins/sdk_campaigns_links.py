@@ -1,6 +1,6 @@
 """Extra links on the campaign's task pages: the job's CloudWatch log stream (collect), the test
 image in ECR (build_image), the SDK's results in S3 (collect) and the Great Expectations Data
-Docs (validate). Global links, because the tasks are @task functions; each shows only on the
+Docs (publish, which validates). Global links, because the tasks are @task functions; each shows only on the
 task instances that stored its values (see sdk_campaigns.reporting.links)."""
 
 from airflow.plugins_manager import AirflowPlugin

@@ -299,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo_parser.add_argument("--sdks", nargs="*", default=None, help="SDKs to test (default: all configured)")
     demo_parser.add_argument("--ref", default=None, help="git ref to record with the results")
+    demo_parser.add_argument(
+        "--build-jobs",
+        type=int,
+        default=None,
+        help="image builds at once before the campaign (default: one per core, as many as memory holds)",
+    )
     demo_parser.set_defaults(func=_demo)
 
     cancel_parser = commands.add_parser(

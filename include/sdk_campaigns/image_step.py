@@ -25,6 +25,11 @@ BUILDERS = ("docker", "codebuild")
 IMAGE_BUILD_XCOM_KEY = "image_build"
 
 
+def job_submission(image: dict) -> dict:
+    """run_tests' kwargs for one SDK, from build_image's result (the DAG maps them with XComArg.map)."""
+    return image["submission"]
+
+
 class BuildImageOperator(CodeBuildStartBuildOperator):
     """One SDK's test image, by content tag: found in ECR, else built by `builder`.
 
@@ -34,10 +39,13 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
     :param base_image: the base image's reference (images.base_image), resolved to its registry digest
     :param build_context_prefix: the results bucket's prefix for CodeBuild's build contexts
     :param build_timeout_minutes: CodeBuild's timeout per build
-    :return: campaign.images.PushedImage as a dict (image, digest, content tag, built or reused)
+    :param run_plan: the run's plan (campaign.plan.RunPlan as XCom): with it, the SDK's job definition is
+        registered for the image as soon as it is in ECR (no task of its own: stages.py)
+    :return: campaign.images.PushedImage as a dict (image, digest, content tag, built or reused), with
+        `submission`, run_tests' kwargs, when `run_plan` is given
     """
 
-    template_fields = (*CodeBuildStartBuildOperator.template_fields, "sdk_plan", "stack")
+    template_fields = (*CodeBuildStartBuildOperator.template_fields, "sdk_plan", "stack", "run_plan")
 
     def __init__(
         self,
@@ -48,6 +56,7 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
         base_image: str,
         build_context_prefix: str,
         build_timeout_minutes: int = 60,
+        run_plan: dict | None = None,
         **kwargs,
     ) -> None:
         if builder not in BUILDERS:
@@ -63,6 +72,7 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
         self.base_image = base_image
         self.build_context_prefix = build_context_prefix
         self.build_timeout_minutes = build_timeout_minutes
+        self.run_plan = run_plan
 
     def execute(self, context) -> Any:
         from sdk_campaigns.campaign import images
@@ -171,7 +181,8 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
         return self._finish(pushed, "built by CodeBuild and pushed", build_id=event["build_id"])
 
     def _finish(self, pushed, verb: str, build_id: str | None = None) -> dict:
-        """Log, link (the image in ECR; the build's log when CodeBuild made it) and return the image."""
+        """Log, link (the image in ECR; the build's log when CodeBuild made it), register the SDK's
+        job definition for it (with `run_plan`) and return the image."""
         from sdk_campaigns.campaign.resources import CampaignResources
         from sdk_campaigns.reporting import links
 
@@ -183,4 +194,14 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
         if build_id:
             parts |= links.build_links(self.hook.get_build(build_id))
         links.persist(parts)
-        return pushed.to_dict()
+        image = pushed.to_dict()
+        if self.run_plan is None:
+            return image
+        from sdk_campaigns import tasks
+        from sdk_campaigns.config import cached_config
+
+        submission = tasks.register_job(
+            cached_config(), self.run_plan, self.sdk_plan, image, self.stack, self.aws_conn_id
+        )
+        self.log.info("%s: job definition %s", pushed.sdk, submission["job_definition"])
+        return {**image, "submission": submission}

@@ -1,14 +1,18 @@
 """The campaign DAG's task ids: the DAG file names its tasks with these, and task bodies that read
-another task's XCom (build_image's image, validate's summary) pull by them."""
+another task's XCom (build_image's image, the validation summary) pull by them.
+
+Six stages (see stages.py for what each runs): plan (with the environment check), build_image per
+SDK (with its job definition), run_tests, collect per SDK, publish (with validation), verdict."""
 
 PLAN = "plan"
-CHECK_ENVIRONMENT = "check_environment"
 BUILD_IMAGE = "build_image"
-REGISTER_JOBS = "register_jobs"
 RUN_TESTS = "run_tests"
 COLLECT = "collect"
-VALIDATE = "validate"
 PUBLISH = "publish"
 VERDICT = "verdict"
 FIND_BREAKS = "find_breaks"
 START_CULPRIT_FINDER = "start_culprit_finder"
+
+# XComs beside a task's return value
+STACK_XCOM_KEY = "stack"  # plan's: the stack's resources, as check_environment found them
+VALIDATION_XCOM_KEY = "validation"  # publish's: the Great Expectations summary

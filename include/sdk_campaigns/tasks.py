@@ -25,7 +25,6 @@ from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.plan import OFFICIAL_LANE, RUN_XCOM_KEY, RunPlan, SdkPlan, plan_run
 from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns.reporting import links
-from sdk_campaigns.reporting.report import report_path
 
 log = logging.getLogger(__name__)
 
@@ -72,52 +71,34 @@ def check_environment(config: CampaignConfig, run: dict, sdk_plans: list[dict], 
     return accounts.check_sdk_accounts(config, sdks, aws_conn_id, found).to_xcom()
 
 
-def _built_images(count: int) -> list[dict | None]:
-    """build_image's result per map index; None where that SDK's build failed."""
-    ti = _ti()
-    return [ti.xcom_pull(task_ids=task_ids.BUILD_IMAGE, map_indexes=i) for i in range(count)]
-
-
-def register_jobs(
-    config: CampaignConfig, run: dict, sdk_plans: list[dict], stack: dict, aws_conn_id: str
-) -> list[dict]:
-    """A job definition per SDK whose image exists, and one BatchOperator kwargs dict each."""
-    campaign_run = RunPlan.from_xcom(run, sdk_plans)
-    found = resources.CampaignResources.from_xcom(stack)
-    batch_clients: dict[tuple[str, str], object] = {}  # one per account
-    submissions = []
-    for sdk_plan, image in zip(campaign_run.sdks, _built_images(len(campaign_run.sdks)), strict=True):
-        if image is None:
-            log.error("%s: no image was built, so no job is submitted; collect reports it", sdk_plan.sdk)
-            continue
-        account = accounts.sdk_account(config, sdk_plan.sdk, aws_conn_id)
-        key = (account.aws_conn_id, account.role_arn)
-        if key not in batch_clients:
-            batch_clients[key] = account.client("batch")
-        batch = batch_clients[key]
-        spec = job_definitions.job_definition_spec(
-            image=image["image"],
-            sdk=sdk_plan.sdk,
-            settings=config.sdks[sdk_plan.sdk],
-            resources=found,
-            region=batch.meta.region_name,
-        )
-        definition = job_definitions.register(batch, sdk_plan.job_definition, spec)
-        submissions.append(
-            {
-                "aws_conn_id": account.aws_conn_id,
-                "role_arn": account.role_arn,
-                "job_name": sdk_plan.job_name,
-                "job_definition": definition,
-                "container_overrides": {
-                    "environment": [{"name": k, "value": v} for k, v in sorted(sdk_plan.environment.items())]
-                },
-                "tags": {"sdk": sdk_plan.sdk, "dag_id": campaign_run.dag_id, "run_id": campaign_run.run_id},
-            }
-        )
-    if not submissions:
-        raise verdicts.CampaignFailed("no SDK image was built: nothing to run (see the build_image logs)")
-    return submissions
+def register_job(
+    config: CampaignConfig, run: dict, sdk_plan: dict, image: dict, stack: dict, aws_conn_id: str
+) -> dict:
+    """The SDK's job definition for the image it tests (the image step registers it once the image
+    is in ECR), in the SDK's account (its own, or the campaign's), and the BatchOperator kwargs that
+    submit its job there."""
+    planned = SdkPlan.from_xcom(sdk_plan)
+    campaign_run = RunPlan.from_xcom(run, [sdk_plan])
+    account = accounts.sdk_account(config, planned.sdk, aws_conn_id)
+    batch = account.client("batch")
+    spec = job_definitions.job_definition_spec(
+        image=image["image"],
+        sdk=planned.sdk,
+        settings=config.sdks[planned.sdk],
+        resources=resources.CampaignResources.from_xcom(stack),
+        region=batch.meta.region_name,
+    )
+    definition = job_definitions.register(batch, planned.job_definition, spec)
+    return {
+        "aws_conn_id": account.aws_conn_id,
+        "role_arn": account.role_arn,
+        "job_name": planned.job_name,
+        "job_definition": definition,
+        "container_overrides": {
+            "environment": [{"name": k, "value": v} for k, v in sorted(planned.environment.items())]
+        },
+        "tags": {"sdk": planned.sdk, "dag_id": campaign_run.dag_id, "run_id": campaign_run.run_id},
+    }
 
 
 def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str) -> dict:
@@ -185,6 +166,7 @@ def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str)
 def validate(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_id: str) -> dict:
     from sdk_campaigns import history
     from sdk_campaigns.campaign.validation import validate_results
+    from sdk_campaigns.reporting.report import report_path  # imports pyarrow and DuckDB: publish only
 
     campaign_run = RunPlan.from_xcom(run, sdk_plans)
     s3 = AwsContext(aws_conn_id).client("s3")
@@ -211,8 +193,8 @@ def validate(config: CampaignConfig, run: dict, sdk_plans: list[dict], aws_conn_
 
 
 def validation_summary() -> dict:
-    """What validate returned, or {} when it did not run."""
-    return _ti().xcom_pull(task_ids=task_ids.VALIDATE) or {}
+    """What validate returned, or {} when it did not run (the publish task runs it: stages.py)."""
+    return _ti().xcom_pull(task_ids=task_ids.PUBLISH, key=task_ids.VALIDATION_XCOM_KEY) or {}
 
 
 def publish(config: CampaignConfig, run: dict, sdk_plans: list[dict], outlet_events, aws_conn_id: str) -> str:

@@ -134,9 +134,9 @@ def test_build_image_links_to_the_image_digest_in_ecr(campaign, links):
     )
 
 
-def test_validate_links_to_the_data_docs_the_run_wrote(links):
+def test_publish_links_to_the_data_docs_the_run_wrote(links):
     run_id, by_task = links
-    url = by_task[("validate", None)][DATA_DOCS]
+    url = by_task[("publish", None)][DATA_DOCS]
     assert url == data_docs_link(DAG_ID, run_id)
     # The SDK Health plugin serves /sdk-health/reports/<dag_id>/<path> from <report dir>/<dag_id>/<path>.
     served = load_config().report_dir() / DAG_ID / url.removeprefix(f"/sdk-health/reports/{DAG_ID}/")
@@ -152,13 +152,10 @@ def test_links_show_only_where_they_apply(links):
     }
     assert shown == {
         ("plan", None): set(),
-        ("check_environment", None): set(),
         ("build_image", "python"): {ECR},
-        ("register_jobs", None): set(),
         ("run_tests", "python"): set(),
         ("collect", "python"): {CLOUDWATCH, S3},
-        ("validate", None): {DATA_DOCS},
-        ("publish", None): set(),
+        ("publish", None): {DATA_DOCS},
         ("verdict", None): set(),
         ("find_breaks", None): set(),
         ("start_culprit_finder", None): set(),  # mapped over no breaks: one skipped instance

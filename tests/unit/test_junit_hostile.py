@@ -32,10 +32,10 @@ def refused(data: bytes, match: str) -> JUnitError:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"<testsuites><testsuite name='s'><testcase name='t'>", "not well-formed XML: no element found"),
-        (b"<testsuites><testcase></testsuites>", "not well-formed XML: mismatched tag"),
-        (b"<testsuites></testsuites><testsuites/>", "not well-formed XML: junk after document element"),
-        (b'{"tests": 3, "failures": 0}', "not well-formed XML: not well-formed"),
+        (b"<testsuites><testsuite name='s'><testcase name='t'>", "not well-formed XML: Premature end"),
+        (b"<testsuites><testcase></testsuites>", "not well-formed XML: Opening and ending tag mismatch"),
+        (b"<testsuites></testsuites><testsuites/>", "not well-formed XML: Extra content at the end"),
+        (b'{"tests": 3, "failures": 0}', "not well-formed XML: Start tag expected"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not well-formed XML"),
         (b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>", "root element <html> is not"),
         (b"<testsuite-results><testcase/></testsuite-results>", "root element <testsuite-results>"),
@@ -79,6 +79,38 @@ def test_external_dtd_is_never_fetched():
     [case] = parse_junit(data, SOURCE)
     passwd = Path("/etc/passwd").read_text() if Path("/etc/passwd").exists() else "root:x:0:0"
     assert case.name == "t" and passwd.splitlines()[0] not in repr(case)
+
+
+@pytest.mark.parametrize("declaration", ["SYSTEM '{path}'", "PUBLIC '-//x//y' '{path}'"])
+def test_a_dtd_the_document_names_is_never_opened(tmp_path, declaration):
+    """A FIFO blocks whoever opens it: a parser that tried to read the DTD would never return."""
+    import threading
+
+    fifo = tmp_path / "dtd.fifo"
+    os.mkfifo(fifo)
+    data = (
+        f"<?xml version='1.0'?><!DOCTYPE testsuites {declaration.format(path=fifo)}>"
+        "<testsuites><testsuite name='s'><testcase name='t'/></testsuite></testsuites>"
+    ).encode()
+    found = []
+    reader = threading.Thread(target=lambda: found.extend(parse_junit(data, SOURCE)), daemon=True)
+    reader.start()
+    reader.join(timeout=5)
+    if reader.is_alive():  # unblock the parser so the test process can end, then fail
+        with open(fifo, "w"):
+            pass
+        pytest.fail("the parser opened the DTD named by the document")
+    assert [case.name for case in found] == ["t"]
+
+
+def test_entity_declarations_are_refused_before_the_parser_reads_them():
+    # An entity only the parser could expand: refused from the prolog, named, with nothing expanded.
+    data = (
+        b'<?xml version="1.0"?><!DOCTYPE testsuites [<!ENTITY x "expanded">]>'
+        b"<testsuites><testsuite name='s'><testcase name='&x;'/></testsuite></testsuites>"
+    )
+    error = refused(data, "refused unsafe XML: it declares the entity 'x'")
+    assert "expanded" not in str(error)
 
 
 def test_billion_laughs_is_refused_quickly():
@@ -355,12 +387,15 @@ def test_status_precedence():
     }
 
 
-def test_deep_nesting_inside_a_testcase_is_bounded_by_size_only():
+def test_deep_nesting_is_refused_by_the_parsers_depth_limit():
+    # No JUnit writer nests elements hundreds deep; libxml2's limit (huge_tree off) refuses it.
     depth = 20_000
     data = (
         b"<testsuite><testcase name='deep'>" + b"<a>" * depth + b"</a>" * depth + b"</testcase></testsuite>"
     )
-    [case] = parse_junit(data, SOURCE)
+    refused(data, "not well-formed XML: Excessive depth in document")
+    shallow = b"<testsuite><testcase name='ok'>" + b"<a>" * 200 + b"</a>" * 200 + b"</testcase></testsuite>"
+    [case] = parse_junit(shallow, SOURCE)
     assert case.status == "passed"
 
 

@@ -71,3 +71,25 @@ def test_data_docs_are_written_with_the_run(clean, tmp_path):
     assert index.exists()
     assert "sdk_test_results" in index.read_text()
     assert list((tmp_path / "data-docs" / "validations").rglob("*.html"))
+
+
+def _slow(rows, sdk, seconds):
+    """The rows with the sdk's first test taking `seconds`."""
+    return [{**r, "duration": seconds} if (r["sdk"], r["name"]) == (sdk, "t0") else r for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("slow_sdk", "limits", "fails"),
+    [
+        ("python", {"python": 10, "go": 10}, True),  # one expectation for both SDKs' limit
+        ("go", {"python": 10, "go": 10}, True),
+        ("python", {"python": 10, "go": 20}, True),  # one expectation per limit
+        ("go", {"python": 10, "go": 20}, False),  # 12 s is within go's own limit
+    ],
+)
+def test_each_sdks_duration_limit_holds_for_its_own_tests(clean, slow_sdk, limits, fails):
+    slos = {sdk: {"min_pass_rate": 0.5, "max_test_seconds": limit} for sdk, limit in limits.items()}
+    outcome = validate_results(_slow(clean, slow_sdk, 12.0), ["python", "go"], slos)
+    assert outcome.success is not fails, outcome.summary()
+    if fails:
+        assert "expect_column_values_to_be_between" in outcome.summary()

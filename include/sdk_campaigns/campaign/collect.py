@@ -280,6 +280,37 @@ def normalise(cases: list[TestCase], *, sdk: str, run_id: str, logical_date: str
     return [result_row(c, sdk=sdk, run_id=run_id, logical_date=logical_date, digest=digest) for c in cases]
 
 
+def normalise_table(cases: list[TestCase], *, sdk: str, run_id: str, logical_date: str, digest: str):
+    """`normalise` as an Arrow table (validation.RESULT_COLUMNS; duration float64, the rest strings),
+    built column by column: no dict per row, and a tenth of the memory for 100,000 rows."""
+    import pyarrow as pa
+
+    size = len(cases)
+    # One comprehension per field: several times faster than transposing with zip(*cases).
+    suites, classnames, names, statuses, durations, messages = ([c[i] for c in cases] for i in range(6))
+    sha256, prefix = hashlib.sha256, f"{sdk}\x1f"
+    ids = [
+        sha256(f"{prefix}{classname}\x1f{name}".encode()).hexdigest()[:16]
+        for classname, name in zip(classnames, names, strict=True)
+    ]
+    string = pa.string()
+    return pa.table(
+        {
+            "run_id": pa.repeat(pa.scalar(run_id, string), size),
+            "logical_date": pa.repeat(pa.scalar(logical_date, string), size),
+            "sdk": pa.repeat(pa.scalar(sdk, string), size),
+            "suite": pa.array(suites, string),
+            "classname": pa.array(classnames, string),
+            "name": pa.array(names, string),
+            "test_id": pa.array(ids, string),
+            "status": pa.array(statuses, string),
+            "duration": pa.array(durations, pa.float64()),
+            "message": pa.array(messages, string),
+            "image_digest": pa.repeat(pa.scalar(digest, string), size),
+        }
+    )
+
+
 def count(cases: list[TestCase]) -> dict[str, int]:
     """Cases per status, and the total: the counts history, metrics and reports share."""
     summary = summarize(cases)

@@ -389,9 +389,11 @@ def docker_build_and_push(
     auth: RegistryAuth,
     *,
     stand_in_ecr=None,
+    nocache: bool = False,
 ) -> str:
     """Build `spec` from `context` with the Docker daemon, push it, and return the registry's digest.
-    `stand_in_ecr`: moto's ECR client when the registry only stands in for ECR's data plane."""
+    `stand_in_ecr`: moto's ECR client when the registry only stands in for ECR's data plane;
+    `nocache`: no layer from Docker's build cache (a cold build, as on a fresh machine)."""
     log.info("%s: building %s from images/%s (base %s)", spec.sdk, spec.image, spec.folder, spec.base_image)
     _stream(
         client.api.build(
@@ -403,6 +405,7 @@ def docker_build_and_push(
             labels={"sdk-campaigns.sdk": spec.sdk, "sdk-campaigns.content-tag": spec.content_tag},
             rm=True,
             forcerm=True,
+            nocache=nocache,
             decode=True,
         ),
         spec.sdk,

@@ -112,9 +112,17 @@ def ensure_services(timeout: float = 180, extra_env: dict[str, str] | None = Non
     airflow = str(Path(sys.executable).with_name("airflow"))
     for component in COMPONENTS:
         if not local_stack.background_running(f"airflow-{component}"):
-            local_stack.start_background(f"airflow-{component}", [airflow, component], env)
+            local_stack.start_background(f"airflow-{component}", component_argv(component, airflow), env)
     local_stack.wait_until(healthy, timeout, f"Airflow ({', '.join(COMPONENTS)})")
     return f"started at {base_url()}"
+
+
+def component_argv(component: str, airflow: str) -> list[str]:
+    """The scheduler starts with the tasks' imports made (sdk_campaigns.preload): the LocalExecutor's
+    task processes are its forks and inherit them."""
+    if component == "scheduler":
+        return [sys.executable, "-m", "sdk_campaigns.preload", component]
+    return [airflow, component]
 
 
 def stop_services() -> list[str]:

@@ -1,4 +1,7 @@
-"""`sdk-campaigns demo`: one real campaign through `airflow dags test` on the local stack."""
+"""`sdk-campaigns demo`: one real campaign through `airflow dags test` on the local stack.
+
+Images missing from the stack's ECR are built first, several at once with progress
+(dev/image_builds.py); `airflow dags test` alone would build them one after another."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from pathlib import Path
 
 from sdk_campaigns import history
 from sdk_campaigns.config import load_config
-from sdk_campaigns.dev import local_stack
+from sdk_campaigns.dev import image_builds, local_stack
 
 # What of `airflow dags test`'s output is shown live; everything goes to the log file.
 TASK_STARTED = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
@@ -77,8 +80,15 @@ def run_demo(args: argparse.Namespace) -> int:
         "-c",
         json.dumps(conf),
     ]
-    print(f"running {config.campaign.dag_id} for {conf['sdks'] or config.sdk_names} (full log: {log_path})")
     started = time.monotonic()
+    build_results = image_builds.build_missing_images(
+        config, list(conf["sdks"] or config.sdk_names), jobs=getattr(args, "build_jobs", None)
+    )
+    built = [r for r in build_results if r.outcome == "built"]
+    if built:
+        each = ", ".join(f"{r.sdk} {r.seconds:.0f} s" for r in built)
+        print(f"images built in {time.monotonic() - started:.0f} s: {each}")
+    print(f"running {config.campaign.dag_id} for {conf['sdks'] or config.sdk_names} (full log: {log_path})")
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             argv,
