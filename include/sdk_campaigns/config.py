@@ -196,6 +196,7 @@ class SdkSettings(_Strict):
                 f"select_tests {list(value)} must place the tests with '{{names}}' or '{{regex}}'"
             )
         return tuple(validate_test_command(value, "select_tests")) if value else value
+
     # The SDK's own AWS account (docs/accounts.md): its job definition, jobs and logs live there. role_arn
     # (the SDK account stack's Airflow role) is assumed with aws_conn_id's credentials; both empty: the
     # campaign's account and connection.
