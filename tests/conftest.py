@@ -78,6 +78,19 @@ def stack_home(tmp_path_factory):
         os.environ["SDK_CAMPAIGNS_HOME"] = previous
 
 
+@pytest.fixture(autouse=True)
+def _history_filesystem_restored():
+    """Task bodies a test runs in its own process (publish, collect, validate) point the process's s3://
+    history at an Airflow connection (history.use_airflow_connection); the next test gets back the
+    filesystem it had (the stack's administrator, from stack_home), whatever the order of tests."""
+    from sdk_campaigns.history import storage
+
+    previous = storage.use_s3_filesystem(None)
+    storage.use_s3_filesystem(previous)
+    yield
+    storage.use_s3_filesystem(previous)
+
+
 @pytest.fixture(scope="session")
 def aws_client(stack_home):
     """boto3 clients for the local stack's moto server, as its administrator (moto enforces IAM):
