@@ -94,6 +94,9 @@ class CancellableBatchJobTrigger(BatchJobTrigger):
     """
 
     _hook = None
+    # A succeeded job ends its task here (TaskSuccessEvent), so no worker starts just to read "success";
+    # a subclass whose task goes on after the job (the culprit finder's steps) turns it off.
+    ends_task_on_success = True
 
     def __init__(self, *, role_arn: str = "", **kwargs):
         super().__init__(**kwargs)
@@ -126,7 +129,7 @@ class CancellableBatchJobTrigger(BatchJobTrigger):
         self.hook()  # with its connection: on_kill has no time to ask for it
         try:
             async for event in super().run():
-                if event.payload.get("status") == "success":
+                if self.ends_task_on_success and event.payload.get("status") == "success":
                     event = await self.task_success(event.payload)
                 yield event
         except asyncio.CancelledError:

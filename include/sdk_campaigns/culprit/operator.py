@@ -27,6 +27,8 @@ from sdk_campaigns.culprit.request import COMMITS_FILE, BisectionRequest
 class BisectionStepTrigger(CancellableBatchJobTrigger):
     """The campaign's Batch job trigger, carrying the bisection's state to the task's next step."""
 
+    ends_task_on_success = False  # a step's success resumes the task: the bisection goes on
+
     def __init__(self, *, step: dict, **kwargs):
         super().__init__(**kwargs)
         self.step = step
