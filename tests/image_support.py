@@ -4,6 +4,8 @@ from sdk_campaigns.campaign import images
 from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns.dev import local_stack
 
+TINY_REPOSITORY = "sdkc-it/tiny"  # the image tests' own ECR repository, beside the stack's
+
 
 def python_image_present(config: CampaignConfig, ecr_admin) -> images.ImageSpec:
     """The python SDK's image for the config's current inputs, built once with the docker builder if

@@ -8,7 +8,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -20,36 +19,14 @@ from docker import errors as docker_errors
 
 from sdk_campaigns.campaign import images
 from sdk_campaigns.dev import local_stack
-from tests.image_support import python_image_present
+from tests.image_support import TINY_REPOSITORY, python_image_present
 
 pytestmark = pytest.mark.stack
-
-REPOSITORY = "sdkc-it/tiny"  # an ECR repository of the tests' own, beside the stack's
 
 
 @pytest.fixture
 def docker(stack_home):
     return local_stack.docker_client()
-
-
-@pytest.fixture(scope="module")
-def ecr(aws_client):
-    client = aws_client("ecr")
-    with contextlib.suppress(client.exceptions.RepositoryAlreadyExistsException):
-        client.create_repository(repositoryName=REPOSITORY)
-    return client
-
-
-@pytest.fixture
-def tiny_images(tmp_path):
-    """An images/ folder with the shared glue and one tiny image whose content no registry holds yet."""
-    shutil.copytree(images.IMAGES_DIR / "common", tmp_path / "common")
-    (tmp_path / "tiny").mkdir()
-    (tmp_path / "tiny" / "Dockerfile").write_text(
-        "ARG BASE_IMAGE=debian:bookworm-slim\nFROM ${BASE_IMAGE}\nCOPY tiny/greeting.txt /greeting.txt\n"
-    )
-    (tmp_path / "tiny" / "greeting.txt").write_text(f"hello from {tmp_path.name} {uuid.uuid4()}\n")
-    return tmp_path
 
 
 @pytest.fixture
@@ -73,7 +50,7 @@ def plan(base: str, images_dir: Path) -> images.ImageSpec:
     spec, _ = images.plan_image(
         sdk="tiny",
         folder="tiny",
-        repository=REPOSITORY,
+        repository=TINY_REPOSITORY,
         registry=local_stack.registry_host(),
         base_image=base,
         images_dir=images_dir,
@@ -89,13 +66,13 @@ def test_the_same_inputs_on_two_machines_give_one_tag(
     original_id = docker.images.get(fresh_base).id
     first = plan(fresh_base, tiny_images)
     _, context = images.plan_image(
-        sdk="tiny", folder="tiny", repository=REPOSITORY, registry=local_stack.registry_host(),
+        sdk="tiny", folder="tiny", repository=TINY_REPOSITORY, registry=local_stack.registry_host(),
         base_image=fresh_base, images_dir=tiny_images,
     )  # fmt: skip
-    assert images.ecr_image_digest(ecr, REPOSITORY, first.content_tag) is None
+    assert images.ecr_image_digest(ecr, TINY_REPOSITORY, first.content_tag) is None
     pushed = images.docker_build_and_push(docker, first, context, auth, stand_in_ecr=ecr)
     assert images.registry_digest(first.image) == pushed
-    assert images.ecr_image_digest(ecr, REPOSITORY, first.content_tag) == pushed, "moto's ECR disagrees"
+    assert images.ecr_image_digest(ecr, TINY_REPOSITORY, first.content_tag) == pushed, "moto's ECR disagrees"
 
     # Machine B got the base image with `docker load` of a saved tar.
     saved = b"".join(docker.images.get(fresh_base).save(named=True))
@@ -123,7 +100,7 @@ def test_the_same_inputs_on_two_machines_give_one_tag(
     assert {s.base_image for s in (first, loaded, pulled, stale, daemonless)} == {first.base_image}
     assert first.base_image.endswith("@" + images.registry_digest(fresh_base))
     # And so machine E finds machine A's image: no build, no daemon.
-    assert images.ecr_image_digest(ecr, REPOSITORY, daemonless.content_tag) == pushed
+    assert images.ecr_image_digest(ecr, TINY_REPOSITORY, daemonless.content_tag) == pushed
 
 
 def test_a_changed_base_image_in_the_registry_gives_a_new_tag(docker, tiny_images, fresh_base):
