@@ -22,9 +22,9 @@ from sdk_campaigns.config import CampaignConfig
 from sdk_campaigns_infra.layout import role_account
 from sdk_campaigns_infra.stack import (
     CAMPAIGN_TAG,
-    ECS_TASKS,
     CampaignStack,
     InfraConfigError,
+    batch_job_statements,
     log_group_arns,
     sdk_output_keys,
 )
@@ -101,45 +101,10 @@ class SdkAccountStack(CampaignStack):
         this account. Trusted by the campaign's account, whose Airflow policy may assume this role only."""
         path_and_name = role_arn.split(":role", 1)[1]
         path, name = path_and_name.rsplit("/", 1)
-        settings = self.config.batch
         arn, region_account = f"arn:{cdk.Aws.PARTITION}", f"{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
-        job_definitions = f"{arn}:batch:{region_account}:job-definition/{settings.job_definition_prefix}-*"
-        jobs = f"{arn}:batch:{region_account}:job/*"
         passed_roles = [self.execution_role.role_arn, *(r.role_arn for r in self.job_roles.values())]
         statements = [
-            iam.PolicyStatement(
-                sid="BatchDescribe",  # no resource-level permissions
-                actions=[
-                    "batch:DescribeComputeEnvironments",
-                    "batch:DescribeJobDefinitions",
-                    "batch:DescribeJobQueues",
-                    "batch:DescribeJobs",
-                    "batch:ListJobs",
-                ],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="BatchJobDefinitions",
-                actions=["batch:DeregisterJobDefinition", "batch:RegisterJobDefinition"],
-                resources=[job_definitions],
-            ),
-            iam.PolicyStatement(
-                sid="BatchSubmit",
-                actions=["batch:SubmitJob"],
-                resources=[job_definitions, self.job_queue.ref],
-            ),
-            iam.PolicyStatement(
-                sid="BatchJobs",
-                actions=["batch:TagResource", "batch:TerminateJob"],
-                resources=[jobs, job_definitions],
-            ),
-            iam.PolicyStatement(
-                sid="PassJobRoles",
-                actions=["iam:PassRole"],
-                resources=passed_roles,
-                conditions={"StringEquals": {"iam:PassedToService": ECS_TASKS}},
-            ),
-            iam.PolicyStatement(sid="CheckJobRoles", actions=["iam:GetRole"], resources=passed_roles),
+            *batch_job_statements(self.config.batch.job_definition_prefix, self.job_queue.ref, passed_roles),
             iam.PolicyStatement(
                 sid="JobLogs",
                 actions=["logs:DescribeLogStreams", "logs:GetLogEvents"],

@@ -95,6 +95,52 @@ def log_group_arns(group: logs.CfnLogGroup) -> list[str]:
     return [bare, f"{bare}:*"]
 
 
+def batch_job_statements(job_definition_prefix: str, job_queue: str, passed_roles: list[str]) -> list:
+    """The Airflow role's Batch calls, as the campaign stack and an SDK account's stack grant them: describe,
+    register and submit its job definitions on its queue, tag and terminate its jobs, pass (to ECS tasks
+    only) and check the jobs' roles."""
+    arn, region_account = f"arn:{cdk.Aws.PARTITION}", f"{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
+    job_definitions = f"{arn}:batch:{region_account}:job-definition/{job_definition_prefix}-*"
+    jobs = f"{arn}:batch:{region_account}:job/*"
+    return [
+        iam.PolicyStatement(
+            sid="BatchDescribe",  # the Describe*/List* calls have no resource-level permissions
+            actions=[
+                "batch:DescribeComputeEnvironments",
+                "batch:DescribeJobDefinitions",
+                "batch:DescribeJobQueues",
+                "batch:DescribeJobs",
+                "batch:ListJobs",
+            ],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="BatchJobDefinitions",
+            actions=["batch:DeregisterJobDefinition", "batch:RegisterJobDefinition"],
+            resources=[job_definitions],
+        ),
+        iam.PolicyStatement(
+            sid="BatchSubmit", actions=["batch:SubmitJob"], resources=[job_definitions, job_queue]
+        ),
+        iam.PolicyStatement(
+            sid="BatchJobs",
+            actions=["batch:TagResource", "batch:TerminateJob"],
+            resources=[jobs, job_definitions],
+        ),
+        iam.PolicyStatement(
+            sid="PassJobRoles",
+            actions=["iam:PassRole"],
+            resources=passed_roles,
+            conditions={"StringEquals": {"iam:PassedToService": ECS_TASKS}},
+        ),
+        iam.PolicyStatement(
+            sid="CheckJobRoles",  # the DAG's environment check: the roles it passes exist
+            actions=["iam:GetRole"],
+            resources=passed_roles,
+        ),
+    ]
+
+
 def _check_prefixes(config: CampaignConfig) -> None:
     """The lifecycle expires whole prefixes: the ones it keeps must not lie under them."""
     expired = {
@@ -623,52 +669,10 @@ class CampaignStack(cdk.Stack):
 
     def _airflow_policy(self) -> iam.ManagedPolicy:
         """Exactly the calls the DAGs make. No iam:Create*/Put*; PassRole only on the jobs' roles."""
-        batch_settings = self.config.batch
-        arn = f"arn:{cdk.Aws.PARTITION}"
-        region_account = f"{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
-        job_definitions = (
-            f"{arn}:batch:{region_account}:job-definition/{batch_settings.job_definition_prefix}-*"
-        )
-        jobs = f"{arn}:batch:{region_account}:job/*"
+        arn, region_account = f"arn:{cdk.Aws.PARTITION}", f"{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
         passed_roles = [self.execution_role.role_arn, *(r.role_arn for r in self.job_roles.values())]
         statements = [
-            iam.PolicyStatement(
-                sid="BatchDescribe",  # the Describe*/List* calls have no resource-level permissions
-                actions=[
-                    "batch:DescribeComputeEnvironments",
-                    "batch:DescribeJobDefinitions",
-                    "batch:DescribeJobQueues",
-                    "batch:DescribeJobs",
-                    "batch:ListJobs",
-                ],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="BatchJobDefinitions",
-                actions=["batch:DeregisterJobDefinition", "batch:RegisterJobDefinition"],
-                resources=[job_definitions],
-            ),
-            iam.PolicyStatement(
-                sid="BatchSubmit",
-                actions=["batch:SubmitJob"],
-                resources=[job_definitions, self.job_queue.ref],
-            ),
-            iam.PolicyStatement(
-                sid="BatchJobs",
-                actions=["batch:TagResource", "batch:TerminateJob"],
-                resources=[jobs, job_definitions],
-            ),
-            iam.PolicyStatement(
-                sid="PassJobRoles",
-                actions=["iam:PassRole"],
-                resources=passed_roles,
-                conditions={"StringEquals": {"iam:PassedToService": ECS_TASKS}},
-            ),
-            iam.PolicyStatement(
-                sid="CheckJobRoles",  # the DAG's environment check: the roles it passes exist
-                actions=["iam:GetRole"],
-                resources=passed_roles,
-            ),
+            *batch_job_statements(self.config.batch.job_definition_prefix, self.job_queue.ref, passed_roles),
             iam.PolicyStatement(
                 sid="EcrLogin",  # no resource-level permissions
                 actions=["ecr:GetAuthorizationToken"],
