@@ -55,34 +55,27 @@ def _duration(value) -> str:
     return f"{value:.2f} s" if isinstance(value, int | float) else "–"
 
 
+def _change(kind: str, base: dict, head: dict) -> dict:
+    """One change of outcome: `base` the last run before it with the other outcome, `head` the run of it."""
+    return {
+        "change": kind,
+        "logical_date": head["logical_date"],
+        "from_date": base["logical_date"],
+        "from_commit": _short(base["commit"]),
+        "to_commit": _short(head["commit"]),
+        "compare": _compare(base, head),
+    }
+
+
 def _changes(entries: list[dict]) -> list[dict]:
     """Each time the test went from passed to failed (broke) or back (fixed), oldest first."""
     changes, last_pass, last_fail, previous = [], None, None, None
     for entry in entries:
         outcome = entry["outcome"]
         if outcome == "failed" and previous == "passed":
-            base, head = last_pass, entry
-            changes.append(
-                {
-                    "change": "broke",
-                    "logical_date": entry["logical_date"],
-                    "from_date": base["logical_date"],
-                    "from_commit": _short(base["commit"]),
-                    "to_commit": _short(head["commit"]),
-                    "compare": _compare(base, head),
-                }
-            )
+            changes.append(_change("broke", last_pass, entry))
         elif outcome == "passed" and previous == "failed":
-            changes.append(
-                {
-                    "change": "fixed",
-                    "logical_date": entry["logical_date"],
-                    "from_date": last_fail["logical_date"],
-                    "from_commit": _short(last_fail["commit"]),
-                    "to_commit": _short(entry["commit"]),
-                    "compare": _compare(last_fail, entry),
-                }
-            )
+            changes.append(_change("fixed", last_fail, entry))
         if outcome == "passed":
             last_pass = entry
         elif outcome == "failed":
