@@ -40,7 +40,7 @@ lint: install
 
 # The whole deployment in containers (docs/compose.md); needs the secrets in .env.
 compose-up: up
-	images/stack/prepare.sh
+	SDK_CAMPAIGNS_CLI=$(abspath $(BIN))/sdk-campaigns images/stack/prepare.sh
 	docker-compose up -d --build
 
 compose-down:

@@ -32,7 +32,9 @@ for cert in "$out"/extra-ca/*.crt; do
   [[ " ${wanted[*]} " == *" $name "* ]] || rm -f "$cert"
 done
 
+# The CLI of the venv that runs this (make and the tests pass it; CI's venv is outside the clone).
 cli=${SDK_CAMPAIGNS_CLI:-$repo/.venv/bin/sdk-campaigns}
+[[ -x "$cli" ]] || { echo "prepare.sh: $cli not found: set SDK_CAMPAIGNS_CLI to the venv's sdk-campaigns (make compose-up does)" >&2; exit 1; }
 "$cli" infra template >"$out/template.json.new"
 sync_file "$out/template.json.new" "$out/template.json"
 rm -f "$out/template.json.new"

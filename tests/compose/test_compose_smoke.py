@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -233,7 +234,13 @@ def test_compose_stack_runs_campaigns_with_local_and_celery_executors():
     started = time.monotonic()
     local_stack.ensure_docker()
     local_stack.ensure_base_image()
-    subprocess.run([str(REPO_ROOT / "images" / "stack" / "prepare.sh")], check=True)
+    # The CLI of the venv running the tests: CI's venv lives outside the clone.
+    cli = Path(sys.executable).parent / "sdk-campaigns"
+    subprocess.run(
+        [str(REPO_ROOT / "images" / "stack" / "prepare.sh")],
+        check=True,
+        env={**os.environ, "SDK_CAMPAIGNS_CLI": str(cli)},
+    )
 
     project = f"{PROJECT_PREFIX}{os.getpid()}"
     api_port, registry_port = _port(8280), _port(5001)

@@ -59,6 +59,9 @@ def test_history_on_s3(s3_uri, monkeypatch):
     uri, client = s3_uri
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
+    # pyarrow's own S3 filesystem, options in the URI: a stack test earlier in the session may have
+    # pointed s3:// at the stack's connection (the autouse fixture in tests/conftest.py puts it back).
+    history.use_s3_filesystem(None)
     now = datetime(2026, 11, 30, 6, tzinfo=UTC)
     days = [(now - timedelta(days=d)).isoformat() for d in (40, 2, 1, 0)]
     for date in days:
