@@ -43,6 +43,15 @@ os.environ.update(
 )
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Tests with Airflow's live scheduler and triggerer (the session fixture airflow_ui) run last.
+    They stay up until the session ends, on the stack's metadata database, and `airflow dags test`
+    must never share it with them: the scheduler would schedule the test run's tasks too, and the
+    triggerer would pick up run_tests' trigger and, once `dags test` moved on, terminate its job as
+    if a user had stopped the task (the demo refuses the same, dev/demo.py)."""
+    items.sort(key=lambda item: "airflow_ui" in getattr(item, "fixturenames", ()))  # stable sort
+
+
 def pytest_unconfigure(config):
     shutil.rmtree(SESSION_HOME, ignore_errors=True)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sdk_campaigns import history
 from sdk_campaigns.config import load_config
-from sdk_campaigns.dev import image_builds, local_stack
+from sdk_campaigns.dev import airflow_services, image_builds, local_stack
 
 # What of `airflow dags test`'s output is shown live; everything goes to the log file.
 TASK_STARTED = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
@@ -63,8 +63,25 @@ def format_table(summaries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def live_components() -> list[str]:
+    """This home's Airflow components that are running (`sdk-campaigns local up` starts them)."""
+    return [c for c in airflow_services.COMPONENTS if local_stack.background_running(f"airflow-{c}")]
+
+
 def run_demo(args: argparse.Namespace) -> int:
     config = load_config()
+    # `airflow dags test` runs its tasks and triggers in this process, on the same metadata database: a
+    # live scheduler would schedule the run's tasks too, and a live triggerer would pick up run_tests'
+    # trigger and, once `dags test` moves on, take its removal for a user's stop and terminate the job.
+    if running := live_components():
+        print(
+            f"error: this home's Airflow is running ({', '.join(running)}), and `airflow dags test` must "
+            f"not share its database. Trigger the campaign in the UI ({airflow_services.base_url()}) or "
+            f"with `airflow dags trigger {config.campaign.dag_id}`, or stop them first: "
+            f"`sdk-campaigns local down`, then `make demo`",
+            file=sys.stderr,
+        )
+        return 2
     logical_date = datetime.now(UTC).replace(microsecond=0)
     conf = {"sdks": args.sdks or [], **({"ref": args.ref} if args.ref else {})}
     log_dir = local_stack.stack_dir() / "logs"
