@@ -232,9 +232,11 @@ def _local(tag: str) -> str:
 def _cases(events, source: str, limits: TextLimits) -> Iterator[TestCase]:
     """Only "end" events: an element's parent is already in the tree (with its attributes) when one of
     its children ends, so a testcase finds its innermost suite by walking up. (The loop is the hot
-    path of a 100,000-case file: names are looked up once, outside it.)"""
+    path of a 100,000-case file: names are looked up once, outside it, and consecutive testcases of
+    one parent share its suite name, worked out once.)"""
     checked_root = False
     name_chars, suites, testcase_tag = limits.name_chars, _SUITES, "testcase"
+    last_parent, suite_name = None, None  # the parent of the testcase before, and its suite's name
     for _event, element in events:
         parent = element.getparent()
         if not checked_root:
@@ -246,10 +248,13 @@ def _cases(events, source: str, limits: TextLimits) -> Iterator[TestCase]:
         if tag[:1] == "{":
             tag = tag.rpartition("}")[2]
         if tag == testcase_tag:
-            suite = parent if _local(parent.tag) in suites else _enclosing_suite(parent)
-            if suite is None:
+            if parent is not last_parent:  # (the held proxy keeps its node: identity is safe)
+                last_parent = parent
+                suite = parent if _local(parent.tag) in suites else _enclosing_suite(parent)
+                suite_name = None if suite is None else _fit(suite.get("name", ""), name_chars)
+            if suite_name is None:
                 continue  # a testcase inside a testcase: part of the outer one
-            yield _testcase(element, truncate_text(suite.get("name", ""), name_chars), limits)
+            yield _testcase(element, suite_name, limits)
         elif tag not in suites and _local(parent.tag) not in suites:
             continue  # inside a testcase: read with it, dropped with it
         # Drop what has been read (testcases, finished suites, suite-level <system-out>): memory
@@ -258,6 +263,11 @@ def _cases(events, source: str, limits: TextLimits) -> Iterator[TestCase]:
             del parent[-1]
         else:
             parent.remove(element)
+
+
+def _fit(text: str, limit: int) -> str:
+    """truncate_text, with the common case (it fits) inline-cheap."""
+    return text if len(text) <= limit else truncate_text(text, limit)
 
 
 def _check_root(element, source: str) -> None:
@@ -283,6 +293,7 @@ def _enclosing_suite(element):
 
 def _testcase(element, suite: str, limits: TextLimits) -> TestCase:
     status, message, flaky = "passed", "", False
+    get = element.get
     if len(element):
         children = {_local(child.tag): child for child in reversed(element)}  # first of each tag wins
         if "failure" in children and "skipped" not in children:
@@ -294,16 +305,17 @@ def _testcase(element, suite: str, limits: TextLimits) -> TestCase:
             status, message = "skipped", _message(children["skipped"], element, limits.message_chars)
         else:
             flaky = not _FLAKY_TAGS.isdisjoint(children)
-    if status == "passed" and not flaky and element.get("status", "").lower() in _NOT_RUN:
+    if status == "passed" and not flaky and (own := get("status")) and own.lower() in _NOT_RUN:
         # googletest writes a DISABLED_ test as status="notrun" with no <skipped> in it; CTest as "disabled".
-        not_run = f"not run ({element.get('result') or element.get('status')})"
+        not_run = f"not run ({get('result') or own})"
         status, message = "skipped", truncate_text(not_run, limits.message_chars)
+    name_chars = limits.name_chars
     return TestCase(  # suite, classname, name, status, duration, message, flaky
         suite,
-        truncate_text(element.get("classname", ""), limits.name_chars),
-        truncate_text(element.get("name", ""), limits.name_chars),
+        _fit(get("classname", ""), name_chars),
+        _fit(get("name", ""), name_chars),
         status,
-        _seconds(element.get("time")),
+        _seconds(get("time")),
         message,
         flaky,
     )
