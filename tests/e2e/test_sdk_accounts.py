@@ -314,3 +314,41 @@ def test_a_stopped_run_tests_terminates_its_job_through_go_s_role(accounts, camp
     asyncio.run(trigger.terminate("test: run_tests stopped"))
     job = wait_for_status(batch, job_id, {"FAILED", "SUCCEEDED"})
     assert job["status"] == "FAILED" and job["statusReason"] == "cancelled: test: run_tests stopped"
+
+
+# --- the culprit finder bisects in the SDK's account -------------------------------------------------
+
+
+def test_a_culprit_finder_step_for_go_runs_in_go_s_account(accounts, campaign, airflow_identity):
+    """A bisection step of go: its job is submitted in go's account on the definition the campaign
+    registered there, and its trigger waits (and would cancel) through go's role."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from sdk_campaigns.config import cached_config
+    from sdk_campaigns.culprit import bisect
+    from sdk_campaigns.culprit.operator import BisectOperator
+    from sdk_campaigns.culprit.request import BisectionRequest, TrackedTest
+
+    cached_config.cache_clear()  # this module's config (SDK_CAMPAIGNS_CONFIG), not one read before
+    request = BisectionRequest(
+        sdk="go", repo_url="", good="v1", bad="v2", tests=(TrackedTest("0123456789abcdef"),)
+    )
+    key = f"accounts{random.randrange(10**6)}"
+    operator = BisectOperator(
+        task_id="bisect", plan={"request": request.to_xcom(), "key": key, "record_key": f"{key}.json"}
+    )
+    context = {"dag": SimpleNamespace(dag_id="sdk_culprit_finder"), "run_id": f"manual__{key}"}
+    try:
+        with pytest.raises(TaskDeferred) as deferred:
+            operator._next(context, bisect.Bisection(good="v1", bad="v2"))
+    finally:
+        cached_config.cache_clear()
+    trigger = deferred.value.trigger
+    assert trigger.serialized_fields["role_arn"] == GO_ROLE
+    job_id = trigger.serialized_fields["job_id"]
+    step_jobs = {name: job for name, job in jobs_in(accounts["go"]).items() if f"-culprit-{key}-" in name}
+    assert list(step_jobs.values()) == [job_id]
+    assert not [name for name in jobs_in(accounts["campaign"]) if f"-culprit-{key}-" in name]
+    accounts["go"]("batch").terminate_job(jobId=job_id, reason="test: the step's placement is checked")

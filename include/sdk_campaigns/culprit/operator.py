@@ -17,6 +17,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.triggers.base import TriggerEvent
 
+from sdk_campaigns.campaign.accounts import sdk_account
 from sdk_campaigns.campaign.aws import AwsContext
 from sdk_campaigns.campaign.batch_jobs import CancellableBatchJobTrigger
 from sdk_campaigns.config import cached_config
@@ -73,8 +74,8 @@ class BisectOperator(BaseOperator):
             return self._finish(context, state)
         config = cached_config()
         request = BisectionRequest.from_xcom(self.plan["request"])
-        aws = AwsContext(self.aws_conn_id)
-        batch = aws.client("batch")
+        account = sdk_account(config, request.sdk, self.aws_conn_id)  # its job definition lives there
+        batch = account.client("batch")
         definition = steps.job_definition(batch, config, request.sdk)
         first = not state.steps
         prefix = steps.step_prefix(config, self.plan["key"], commit, request.sdk)
@@ -101,7 +102,8 @@ class BisectOperator(BaseOperator):
         self.defer(
             trigger=BisectionStepTrigger(
                 job_id=job_id,
-                aws_conn_id=self.aws_conn_id,
+                aws_conn_id=account.aws_conn_id,
+                role_arn=account.role_arn,
                 waiter_delay=poll,
                 waiter_max_attempts=math.ceil(timeout / poll),
                 step={"state": state.to_dict(), "commit": commit, "job_name": job_name, "prefix": prefix},
@@ -119,12 +121,12 @@ class BisectOperator(BaseOperator):
         config = cached_config()
         request = BisectionRequest.from_xcom(self.plan["request"])
         bisection = bisect.Bisection.from_dict(step["state"])
-        aws = AwsContext(self.aws_conn_id)
-        s3 = aws.client("s3")
+        account = sdk_account(config, request.sdk, self.aws_conn_id)  # the step's job and log are there
+        s3 = AwsContext(self.aws_conn_id).client("s3")  # its results are in the campaign's bucket
         bucket = config.campaign.results_bucket
         outcome = collect.collect_outcome(
-            batch=aws.client("batch"),
-            logs=aws.client("logs"),
+            batch=account.client("batch"),
+            logs=account.client("logs"),
             s3=s3,
             sdk=request.sdk,
             job_queue=config.batch.job_queue,
