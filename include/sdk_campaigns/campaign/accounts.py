@@ -17,6 +17,7 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
@@ -53,8 +54,13 @@ class SdkAccount:
         match = re.fullmatch(ROLE_ARN, self.role_arn)
         return match.group(1) if match else ""
 
-    def context(self) -> AwsContext:
+    @cached_property
+    def _context(self) -> AwsContext:
         return AwsContext(self.aws_conn_id, self.role_arn)
+
+    def context(self) -> AwsContext:
+        """The account's AwsContext, kept: its clients share one session (one AssumeRole)."""
+        return self._context
 
     def client(self, service: str):
         return self.context().client(service)

@@ -10,6 +10,7 @@ assume that role, as they would if the connection's extra named it.
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import cached_property
 from urllib.parse import urlparse
@@ -37,6 +38,7 @@ class AwsContext:
         self.aws_conn_id = aws_conn_id
         self.role_arn = role_arn
         self._filesystem: tuple[float, object] | None = None
+        self._clients_lock = threading.Lock()  # a boto3 session is not thread-safe
 
     @cached_property
     def _base_hook(self):
@@ -78,12 +80,20 @@ class AwsContext:
             self._filesystem = (now, pafs.S3FileSystem(**options))
         return self._filesystem[1]
 
+    @cached_property
+    def _session(self):
+        """One boto3 session for all of this context's clients: with role_arn, one AssumeRole (its
+        credentials refreshed by botocore as they near expiry) instead of one per client."""
+        return self._base_hook.get_session(region_name=self.region_name)
+
     def client(self, service: str):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        return assume_role(
-            AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type=service), self.role_arn
-        ).get_conn()
+        hook = AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type=service)
+        hook.__dict__["conn_config"] = self._base_hook.conn_config  # endpoints, region, role: resolved once
+        hook.get_session = lambda region_name=None, deferrable=False: self._session
+        with self._clients_lock:
+            return hook.get_conn()
 
     def registry_auth(self) -> RegistryAuth:
         """Docker credentials from ECR's GetAuthorizationToken, through the Amazon provider's hook."""
