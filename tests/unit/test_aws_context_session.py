@@ -39,7 +39,8 @@ def _credentials(client):
 def test_clients_of_one_role_share_one_assumed_session(moto_connection):
     from sdk_campaigns.campaign.accounts import SdkAccount
 
-    account = SdkAccount("go", moto_connection, "arn:aws:iam::123456789012:role/sdk-campaigns-account-airflow")
+    role = "arn:aws:iam::123456789012:role/sdk-campaigns-account-airflow"
+    account = SdkAccount("go", moto_connection, role)
     sts, batch = account.client("sts"), account.client("batch")
     assert _credentials(sts) is _credentials(batch)  # one AssumeRole for both
     assert sts.get_caller_identity()["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/")
