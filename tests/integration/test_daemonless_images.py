@@ -37,6 +37,7 @@ def fresh_base(docker):
     docker.images.build(
         fileobj=io.BytesIO(f"FROM {local_stack.BASE_IMAGE}\nLABEL sdkc-it={reference}\n".encode()),
         tag=reference,
+        rm=True,  # docker-py keeps the intermediate container otherwise
     )
     repository, _, tag = reference.rpartition(":")
     for chunk in docker.api.push(repository, tag=tag, stream=True, decode=True):
@@ -106,7 +107,7 @@ def test_the_same_inputs_on_two_machines_give_one_tag(
 def test_a_changed_base_image_in_the_registry_gives_a_new_tag(docker, tiny_images, fresh_base):
     before = plan(fresh_base, tiny_images)
     docker.images.build(
-        fileobj=io.BytesIO(f"FROM {fresh_base}\nLABEL changed=yes\n".encode()), tag=fresh_base
+        fileobj=io.BytesIO(f"FROM {fresh_base}\nLABEL changed=yes\n".encode()), tag=fresh_base, rm=True
     )
     repository, _, tag = fresh_base.rpartition(":")
     for chunk in docker.api.push(repository, tag=tag, stream=True, decode=True):
