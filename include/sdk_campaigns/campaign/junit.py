@@ -33,6 +33,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator
+from itertools import chain
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
@@ -197,9 +198,10 @@ def _safe_parser() -> etree.XMLPullParser:
     return parser
 
 
-def _events(text: _TextReader, source: str) -> Iterator[tuple[str, etree._Element]]:
-    """lxml's (event, element) pairs, fed the reader's text piece by piece. Until the root element
-    starts, the text read so far is checked for entity declarations before the parser sees it."""
+def _events(text: _TextReader, source: str) -> Iterator[list[tuple[str, etree._Element]]]:
+    """lxml's (event, element) pairs, a list per piece of text fed to it (one generator step per
+    piece, not per element). Until the root element starts, the text read so far is checked for
+    entity declarations before the parser sees it."""
     parser = _safe_parser()
     prolog: list[str] | None = []  # None once the first element started
     while piece := text.read():
@@ -211,9 +213,9 @@ def _events(text: _TextReader, source: str) -> Iterator[tuple[str, etree._Elemen
             if start:
                 prolog = None
         parser.feed(piece)
-        yield from list(parser.read_events())  # a chunk's events at once: one C call, not one each
+        yield list(parser.read_events())
     parser.close()
-    yield from list(parser.read_events())
+    yield list(parser.read_events())
 
 
 def _refuse_entity_declarations(prolog: str, source: str) -> None:
@@ -237,7 +239,7 @@ def _cases(events, source: str, limits: TextLimits) -> Iterator[TestCase]:
     checked_root = False
     name_chars, suites, testcase_tag = limits.name_chars, _SUITES, "testcase"
     last_parent, suite_name = None, None  # the parent of the testcase before, and its suite's name
-    for _event, element in events:
+    for _event, element in chain.from_iterable(events):
         parent = element.getparent()
         if not checked_root:
             _check_root(element, source)
