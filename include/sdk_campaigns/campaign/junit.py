@@ -33,8 +33,8 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from typing import BinaryIO, NamedTuple
 
 from lxml import etree
