@@ -1,5 +1,5 @@
-"""Real git repositories with scripted commits, served by a loopback `git daemon` (the culprit
-finder's tests): every commit is a real commit of a tiny pytest project."""
+"""Real git repositories with scripted commits, served by `git daemon` over git:// (the culprit
+finder's, commit attribution's and any-repository tests): every commit is a real commit."""
 
 from __future__ import annotations
 
@@ -22,13 +22,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ScriptedRepo:
-    """A work tree whose commits the test scripts; `publish()` copies it to the served bare repo."""
+    """A work tree whose commits the test scripts, served as the bare repository `<root>/<name>.git`:
+    `publish()` copies the whole work tree's history there (every branch and tag), `push()` adds the
+    new commits of main to it (a branch that moves while it is served)."""
 
-    def __init__(self, root: Path, name: str = "sdk"):
+    def __init__(self, root: Path, name: str = "sdk", template: Path | None = None):
         self.root, self.name = root, name
         self.work = root / f"{name}-work"
         self.bare = root / f"{name}.git"
-        self.work.mkdir(parents=True)
+        if template is None:
+            self.work.mkdir(parents=True)
+        else:  # starts from a copy of a folder (its first commit is the test's)
+            shutil.copytree(template, self.work, ignore=shutil.ignore_patterns("__pycache__"))
         self.git("init", "-q", "-b", "main")
 
     def git(self, *args: str) -> str:
@@ -50,6 +55,15 @@ class ScriptedRepo:
         if self.bare.exists():
             shutil.rmtree(self.bare)
         subprocess.run(["git", "clone", "-q", "--bare", str(self.work), str(self.bare)], check=True)
+
+    def push(self) -> str:
+        """main's new commits to the served repository (published first if it is not yet); main's SHA."""
+        if not self.bare.exists():
+            self.publish()
+        if "origin" not in self.git("remote").split():
+            self.git("remote", "add", "origin", str(self.bare))
+        self.git("push", "-q", "origin", "HEAD:main")
+        return self.git("rev-parse", "HEAD")
 
 
 def _listening(host: str, port: int) -> bool:

@@ -14,8 +14,6 @@ health page's ad hoc runs.
 """
 
 import json
-import shutil
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -27,9 +25,10 @@ from markupsafe import escape
 
 from sdk_campaigns import history
 from sdk_campaigns.config import REPO_ROOT
-from sdk_campaigns.dev import airflow_services, local_stack
+from sdk_campaigns.dev import local_stack
 from sdk_campaigns.history import analytics
 from sdk_campaigns.reporting import test_pages
+from tests.git_repos import ScriptedRepo, git_daemon
 
 from .conftest import run_airflow
 
@@ -49,36 +48,19 @@ PASSING_SUITE = "def test_stable():\n    assert True\n\n\ndef test_breaks():\n  
 BROKEN_SUITE = PASSING_SUITE.replace("1 + 1 == 2", "1 + 1 == 3, 'B broke it'")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class GitServer(ScriptedRepo):
+    """The python sample SDK as a repository served by `git daemon` on the jobs network's gateway."""
 
-
-class GitServer:
-    """A repository served by `git daemon` over git:// on the jobs network's gateway."""
-
-    def __init__(self, root: Path, work: Path, url: str):
-        self.root, self.work, self.url = root, work, url
-
-    def git(self, *args: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(self.work), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return done.stdout.strip()
+    def __init__(self, root: Path, url: str):
+        super().__init__(root, template=REPO_ROOT / "images" / "python")
+        self.url = f"{url}/{self.name}.git"
 
     def commit_suite(self, text: str, message: str) -> str:
         """Commit suite/test_commits.py with `text` (and no other test file) on main, push it: the SHA."""
         for old in (self.work / "suite").glob("test_*.py"):
             old.unlink()
-        (self.work / "suite" / "test_commits.py").write_text(text)
-        self.git("add", "-A")
-        self.git("commit", "-qm", message)
-        self.git("push", "-q", "origin", "HEAD:main")
-        return self.git("rev-parse", "HEAD")
+        self.commit(message, {"suite/test_commits.py": text})
+        return self.push()
 
     def remote_head(self, ref: str) -> str:
         """What a job resolves `ref` to, asked of the daemon as a job asks it."""
@@ -91,43 +73,17 @@ class GitServer:
 def git_server(stack_home, tmp_path_factory):
     """The python sample SDK plus one extra test, tagged v1-test, over git://; main moves later."""
     root = tmp_path_factory.mktemp("git")
-    work = root / "work"
-    shutil.copytree(REPO_ROOT / "images" / "python", work, ignore=shutil.ignore_patterns("__pycache__"))
-    (work / "suite" / "test_from_repository.py").write_text(
-        "def test_only_in_the_repository():\n    assert True\n"
-    )
-    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "sample sdk"], check=True)
-    subprocess.run([*git, "tag", "v1-test"], check=True)
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(root / "sdk.git")], check=True)
-    subprocess.run([*git, "remote", "add", "origin", str(root / "sdk.git")], check=True)
     # On this host's side of the jobs network, where job containers reach it (as a Fargate task
     # reaches a forge); they reach nothing on loopback.
-    host = local_stack.JOBS_GATEWAY
-    port = _free_port()
-    daemon = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            f"--base-path={root}",
-            f"--listen={host}",
-            f"--port={port}",
-            str(root),
-        ],
-    )
-    url = f"git://{host}:{port}/sdk.git"
-
-    def serving() -> bool:
-        return subprocess.run(["git", "ls-remote", url], capture_output=True).returncode == 0
-
-    airflow_services.wait_until(serving, 10, "git daemon")
-    yield GitServer(root, work, url)
-    daemon.terminate()
-    daemon.wait()
+    with git_daemon(root, host=local_stack.JOBS_GATEWAY) as url:
+        server = GitServer(root, url)
+        server.commit(
+            "sample sdk",
+            {"suite/test_from_repository.py": "def test_only_in_the_repository():\n    assert True\n"},
+        )
+        server.git("tag", "v1-test")
+        server.publish()  # with the tag
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -31,6 +30,7 @@ from sdk_campaigns.campaign.plan import plan_run
 from sdk_campaigns.config import REPO_ROOT, CampaignConfig, LimitSettings
 from sdk_campaigns.history import analytics
 from sdk_campaigns.reporting import test_pages
+from tests.git_repos import ScriptedRepo, git_daemon
 
 pytestmark = pytest.mark.stack
 
@@ -54,69 +54,26 @@ def test_sometimes():
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class Repository(ScriptedRepo):
+    """The SDK's repository on a loopback `git daemon`; each commit moves the served main."""
 
-
-class Repository:
-    """A work tree pushing to a bare repository that `git daemon` serves on loopback."""
-
-    def __init__(self, root: Path, port: int):
-        self.work, self.bare = root / "work", root / "sdk.git"
-        self.url = f"git://127.0.0.1:{port}/sdk.git"
+    def __init__(self, root: Path, url: str):
+        super().__init__(root)
+        self.url = f"{url}/{self.name}.git"
         self.marker = root / "flake-now"
-        subprocess.run(["git", "init", "-q", "-b", "main", str(self.work)], check=True)
-        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.bare)], check=True)
-        self.git("remote", "add", "origin", str(self.bare))
 
-    def git(self, *args: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(self.work), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return done.stdout.strip()
-
-    def commit(self, *, x_passes: bool, message: str) -> str:
-        (self.work / "suite").mkdir(exist_ok=True)
-        text = SUITE.format(x_passes=x_passes, marker=str(self.marker))
-        (self.work / "suite" / "test_sdk.py").write_text(text)
-        (self.work / "suite" / "history.txt").write_text(message)  # every commit changes something
-        self.git("add", "-A")
-        self.git("commit", "-qm", message)
-        self.git("push", "-q", "origin", "HEAD:main")
-        return self.git("rev-parse", "HEAD")
+    def commit_suite(self, *, x_passes: bool, message: str) -> str:
+        suite = SUITE.format(x_passes=x_passes, marker=str(self.marker))
+        self.commit(message, {"suite/test_sdk.py": suite, "suite/history.txt": message})
+        return self.push()
 
 
 @pytest.fixture
 def repository(tmp_path):
-    port = _free_port()
-    repo = Repository(tmp_path, port)
-    daemon = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            f"--base-path={tmp_path}",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            str(tmp_path),
-        ]
-    )
-    try:
-        repo.commit(x_passes=True, message="initial")
-        for _ in range(50):
-            if subprocess.run(["git", "ls-remote", repo.url], capture_output=True).returncode == 0:
-                break
-            subprocess.run(["sleep", "0.1"])
+    with git_daemon(tmp_path) as url:
+        repo = Repository(tmp_path, url)
+        repo.commit_suite(x_passes=True, message="initial")
         yield repo
-    finally:
-        daemon.terminate()
-        daemon.wait()
 
 
 @pytest.fixture
@@ -227,7 +184,7 @@ def _test_id(sdk: str, name: str) -> str:
 def test_a_test_fixed_broken_and_fixed_again_names_its_commits(repository, campaign, monkeypatch):
     shas, runs = [], []
     for day, x_passes in enumerate([False, True, False, True], start=1):
-        shas.append(repository.commit(x_passes=x_passes, message=f"day {day}"))
+        shas.append(repository.commit_suite(x_passes=x_passes, message=f"day {day}"))
         runs.append(campaign("python", day, repository, monkeypatch))
         # what the harness cloned is what the daemon's main pointed at, and that is what is recorded
         assert (runs[-1]["document"]["commit"], runs[-1]["document"]["commit_kind"]) == (shas[-1], "git")
@@ -269,7 +226,7 @@ def test_a_test_fixed_broken_and_fixed_again_names_its_commits(repository, campa
 
 def test_flaky_on_one_commit_but_not_on_a_moving_branch(repository, campaign, monkeypatch):
     # go: main stays at one commit; test_sometimes fails on days 1 and 3 and passes between
-    repository.commit(x_passes=True, message="go's commit")
+    repository.commit_suite(x_passes=True, message="go's commit")
     for day in (1, 2, 3, 4):
         if day in (1, 3):
             repository.marker.write_text("on")
@@ -279,7 +236,7 @@ def test_flaky_on_one_commit_but_not_on_a_moving_branch(repository, campaign, mo
     # python: main moves every day, and test_x's outcome with it: a changing test, not a flaky one
     for day, x_passes in zip((1, 2, 3, 4), (True, False, True, False), strict=True):
         repository.marker.unlink(missing_ok=True)
-        repository.commit(x_passes=x_passes, message=f"python day {day}")
+        repository.commit_suite(x_passes=x_passes, message=f"python day {day}")
         campaign("python", day, repository, monkeypatch)
     uri, dag = campaign.config.history_uri(), campaign.config.campaign.dag_id
     go_commits = {s["commit"] for s in history.read_summaries(uri, dag, sdk="go")}
