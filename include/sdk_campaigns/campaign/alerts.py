@@ -546,16 +546,9 @@ def _tracked(connection_class: type, adapter: _AbortableAdapter) -> type:
 # --- the call the publish task makes ---------------------------------------------------------------
 
 
-def send_alert(
-    findings: dict,
-    *,
-    sns_topic_arn: str | None = None,
-    aws_conn_id: str = "aws_default",
-    http_conn_id: str | None = None,
-    webhook_endpoint: str = "",
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-) -> list[str]:
+def send_alert(findings: dict, **channels) -> list[str]:
     """Send the run's alert on every configured channel; return the channels used ("sns", "webhook").
+    `channels` are deliver's keywords (the SNS topic, the webhook connection and endpoint, the timeout).
 
     Returns [] when the findings need no alert or no channel is configured. Every
     configured channel is tried even when one fails; then AlertError names the failures
@@ -565,14 +558,7 @@ def send_alert(
     if alert is None:
         log.info("no regressions, new flaky tests or broken SDKs: no alert")
         return []
-    return deliver(
-        alert,
-        sns_topic_arn=sns_topic_arn,
-        aws_conn_id=aws_conn_id,
-        http_conn_id=http_conn_id,
-        webhook_endpoint=webhook_endpoint,
-        timeout=timeout,
-    )
+    return deliver(alert, **channels)
 
 
 def deliver(
