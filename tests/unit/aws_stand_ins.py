@@ -1,5 +1,6 @@
 """In-memory and on-disk stand-ins for the boto3 clients collect and the outcome readers use: just the
-calls they make, with boto3's shapes (paginators, StreamingBody-like bodies, NoSuchKey)."""
+calls they make, with boto3's shapes (paginators, StreamingBody-like bodies, NoSuchKey); and the campaign
+stack's resources as `plan` reads them from its output."""
 
 from __future__ import annotations
 
@@ -7,6 +8,26 @@ import copy
 import io
 import shutil
 from pathlib import Path
+
+
+def campaign_resources(**changes):
+    """The campaign stack's CampaignResources, as plan reads them; `changes` replace fields."""
+    from sdk_campaigns.campaign.resources import CampaignResources, SdkResources
+
+    fields = {
+        "stack_name": "sdk-campaigns",
+        "results_bucket": "b",
+        "job_queue": "q",
+        "job_queue_arn": "arn:q",
+        "compute_environment_arn": "arn:ce",
+        "execution_role_arn": "arn:exec",
+        "log_group": "/aws/batch/job",
+        "alerts_topic_arn": "arn:topic",
+        "image_build_project": "builds",
+        "assign_public_ip": "ENABLED",
+        "sdks": {"python": SdkResources("1.dkr.ecr.us-east-1.amazonaws.com/p/python", "arn:job-python")},
+    }
+    return CampaignResources(**{**fields, **changes})
 
 
 class NoSuchKey(Exception):

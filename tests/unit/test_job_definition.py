@@ -1,20 +1,9 @@
+from aws_stand_ins import campaign_resources
+
 from sdk_campaigns.campaign.job_definitions import KEEP_REVISIONS, job_definition_spec, register
-from sdk_campaigns.campaign.resources import CampaignResources, SdkResources
 from sdk_campaigns.config import SdkSettings
 
-RESOURCES = CampaignResources(
-    stack_name="sdk-campaigns",
-    results_bucket="b",
-    job_queue="q",
-    job_queue_arn="arn:q",
-    compute_environment_arn="arn:ce",
-    execution_role_arn="arn:exec",
-    log_group="/aws/batch/job",
-    alerts_topic_arn="arn:topic",
-    image_build_project="builds",
-    assign_public_ip="ENABLED",
-    sdks={"python": SdkResources("1.dkr.ecr.us-east-1.amazonaws.com/p/python", "arn:job-python")},
-)
+RESOURCES = campaign_resources()
 
 
 def _spec(**settings):

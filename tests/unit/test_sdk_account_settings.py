@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from aws_stand_ins import campaign_resources
 
 from sdk_campaigns.campaign import accounts
 from sdk_campaigns.campaign.resources import CampaignResources, JobEnvironment, SdkResources
@@ -147,16 +148,9 @@ def test_the_job_definition_names_the_sdk_account_s_roles_and_log_group():
         log_group="/aws/batch/go-account",
         assign_public_ip="ENABLED",
     )
-    resources = CampaignResources(
-        stack_name="sdk-campaigns",
-        results_bucket="b",
+    resources = campaign_resources(
         job_queue="sdk-campaigns",
-        job_queue_arn="arn:q",
-        compute_environment_arn="arn:ce",
         execution_role_arn="arn:aws:iam::123456789012:role/exec",
-        log_group="/aws/batch/job",
-        alerts_topic_arn="arn:topic",
-        image_build_project="builds",
         assign_public_ip="DISABLED",
         sdks={
             "go": SdkResources("1.dkr.ecr.us-east-1.amazonaws.com/p/go", ""),
@@ -188,17 +182,8 @@ def test_a_campaign_stack_granting_another_account_than_the_config_fails_the_che
     repository and bucket do not grant the new place): `sdk-campaigns infra deploy` is the fix."""
     from sdk_campaigns.campaign.resources import MissingInfrastructure
 
-    stack = CampaignResources(
-        stack_name="sdk-campaigns",
-        results_bucket="b",
-        job_queue="q",
-        job_queue_arn="arn:q",
-        compute_environment_arn="arn:ce",
+    stack = campaign_resources(
         execution_role_arn="arn:aws:iam::123456789012:role/exec",
-        log_group="/aws/batch/job",
-        alerts_topic_arn="arn:topic",
-        image_build_project="builds",
-        assign_public_ip="ENABLED",
         sdks={"go": SdkResources("u", ""), "python": SdkResources("u", "arn:j")},
         sdk_accounts={"go": "210987654321"},
     )
