@@ -42,21 +42,12 @@ def sizes_sdks(size: int) -> list[str]:
 
 def scale_config(config: dict, most: int) -> dict:
     """The default config with `most` SDK entries and every AWS name of its own."""
+    from sdk_campaigns.dev.local_aws import with_own_names
+
+    with_own_names(config, STACK)
     # Yearly: unpausing the DAG starts no run of its own beside the measured ones.
-    config["campaign"].update(results_bucket=f"{STACK}-results", ecr_repository_prefix=STACK, schedule=YEARLY)
-    config["batch"].update(
-        compute_environment=f"{STACK}-fargate",
-        job_queue=STACK,
-        job_definition_prefix=STACK,
-        execution_role_name=f"{STACK}-batch-execution",
-        job_role_name=f"{STACK}-batch-job",
-        service_role_name=f"{STACK}-batch-service",
-        max_vcpus=max(16, most),
-    )
-    config["events"].update(
-        queue_name=f"{STACK}-events", dead_letter_queue_name=f"{STACK}-events-dead-letters"
-    )
-    config["infra"].update(stack_name=STACK, log_group=f"/aws/batch/{STACK}")
+    config["campaign"]["schedule"] = YEARLY
+    config["batch"]["max_vcpus"] = max(16, most)
     languages = config["sdks"]
     config["sdks"] = {sdk: dict(languages[sdk.rsplit("-", 1)[0]]) for sdk in sizes_sdks(most)}
     return config

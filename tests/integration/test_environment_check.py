@@ -12,6 +12,7 @@ import yaml
 from sdk_campaigns import stack_deploy
 from sdk_campaigns.campaign import resources
 from sdk_campaigns.config import DEFAULT_CONFIG_PATH, parse_config
+from sdk_campaigns.dev import local_aws
 
 pytestmark = pytest.mark.stack
 
@@ -23,16 +24,7 @@ NAME = f"sdkc-check-{uuid.uuid4().hex[:6]}"
 def check_stack(aws_client, tmp_path_factory):
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     raw["sdks"] = {sdk: raw["sdks"][sdk] for sdk in ("python", "go")}
-    raw["campaign"].update(results_bucket=f"{NAME}-results", ecr_repository_prefix=NAME)
-    raw["batch"].update(
-        compute_environment=f"{NAME}-fargate",
-        job_queue=NAME,
-        job_definition_prefix=NAME,
-        execution_role_name=f"{NAME}-execution",
-        job_role_name=f"{NAME}-job",
-        service_role_name=f"{NAME}-service",
-    )
-    raw.setdefault("infra", {}).update(stack_name=NAME, log_group=f"/aws/batch/{NAME}")
+    local_aws.with_own_names(raw, NAME)
     path = tmp_path_factory.mktemp("check") / "campaign.yaml"
     path.write_text(yaml.safe_dump(raw))
     config = parse_config(path.read_text(), path)

@@ -83,6 +83,25 @@ def admin_environment() -> dict[str, str]:
     }
 
 
+def with_own_names(raw: dict, name: str) -> dict:
+    """A campaign config (as read from its YAML) whose every AWS name is made from `name`: its stack
+    lives beside the local stack's in one moto account (tests and benchmarks). Changed in place."""
+    raw["campaign"].update(results_bucket=f"{name}-results", ecr_repository_prefix=name)
+    raw["batch"].update(
+        compute_environment=f"{name}-fargate",
+        job_queue=name,
+        job_definition_prefix=name,
+        execution_role_name=f"{name}-batch-execution",
+        job_role_name=f"{name}-batch-job",
+        service_role_name=f"{name}-batch-service",
+    )
+    raw.setdefault("events", {}).update(
+        queue_name=f"{name}-events", dead_letter_queue_name=f"{name}-events-dead-letters"
+    )
+    raw.setdefault("infra", {}).update(stack_name=name, log_group=f"/aws/batch/{name}")
+    return raw
+
+
 def _infra_sources_hash(config_text: str) -> str:
     digest = hashlib.sha256(config_text.encode())
     for path in sorted((REPO_ROOT / "infra" / "sdk_campaigns_infra").glob("*.py")):
