@@ -46,3 +46,23 @@ def test_bad_input_is_named(data, reason):
     with pytest.raises(JUnitError, match=reason) as err:
         parse_junit(data, "s3://b/k.xml")
     assert "s3://b/k.xml" in str(err.value)
+
+
+def test_the_cyclic_collector_is_paused_during_a_parse_and_restored_after_it_even_on_error(monkeypatch):
+    import gc
+
+    from sdk_campaigns.campaign import junit
+
+    seen, real = [], junit._testcase
+    monkeypatch.setattr(junit, "_testcase", lambda *args: seen.append(gc.isenabled()) or real(*args))
+    try:
+        assert len(parse_junit(PYTEST_XML, "junit.xml")) == 4
+        assert seen == [False] * 4 and gc.isenabled()
+        with pytest.raises(JUnitError):
+            parse_junit(b"<testsuites><testcase", "broken.xml")
+        assert gc.isenabled()
+        gc.disable()  # a caller that had it off keeps it off
+        parse_junit(PYTEST_XML, "junit.xml")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

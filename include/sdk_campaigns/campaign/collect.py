@@ -25,6 +25,7 @@ from sdk_campaigns.campaign.junit import (
     JUnitError,
     TestCase,
     TextLimits,
+    cyclic_gc_paused,
     iter_junit_stream,
     summarize,
     truncate_text,
@@ -189,6 +190,12 @@ def read_results(
     """Parse every .xml file into `rows`, streaming; return one error per bad file."""
     text_limits = TextLimits(name_chars=limits.max_name_chars, message_chars=limits.max_message_chars)
     errors: list[str] = []
+    with cyclic_gc_paused():
+        _read_files(s3, bucket, files, rows, limits, text_limits, errors)
+    return errors
+
+
+def _read_files(s3, bucket, files, rows: ResultRows, limits: LimitSettings, text_limits, errors) -> None:
     for item in files:
         key = item["Key"]
         if not key.endswith(".xml"):
@@ -211,7 +218,6 @@ def read_results(
             errors.append(str(err))
         except (BotoCoreError, ClientError) as err:  # one unreadable object never sinks the others
             errors.append(f"{source}: could not be read: {err}")
-    return errors
 
 
 def explain_job_failure(job: dict) -> str:
