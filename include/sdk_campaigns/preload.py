@@ -16,6 +16,7 @@ or `none`.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -64,6 +65,10 @@ def preload(choice: str | None = None) -> tuple[int, float]:
                 log.warning("preload: %s not imported: %s", name, err)
     finally:
         quiet.level = level
+    # What was imported lives as long as the process: out of the cyclic collector's sight, so neither
+    # this process nor its forks walk those millions of objects again (and a walk would write to
+    # their pages, which forks would then have to copy).
+    gc.freeze()
     return done, time.monotonic() - started
 
 
