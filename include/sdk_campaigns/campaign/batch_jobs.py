@@ -22,6 +22,7 @@ from airflow.providers.amazon.aws.links.logs import CloudWatchEventsLink
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.providers.amazon.aws.triggers.batch import BatchJobTrigger
 from airflow.triggers.base import TaskSuccessEvent
+from asgiref.sync import sync_to_async
 
 from sdk_campaigns.campaign.aws import assume_role
 from sdk_campaigns.campaign.collect import CANCELLED, newest_job_summary
@@ -109,9 +110,20 @@ class CancellableBatchJobTrigger(BatchJobTrigger):
             self.connection = self._hook.conn_config  # fetched now, while the triggerer answers
         return self._hook
 
+    async def ready_hook(self):
+        """hook(), its connection fetched in a worker thread, never in the event loop. There, a sync
+        connection lookup deadlocks the triggerer: Python 3.11's cached_property holds one lock for all
+        hooks' conn_config, and another trigger's thread (the provider fetches connections in threads)
+        can hold it while it waits for this very loop to relay its request to the supervisor (seen:
+        every thread on a futex, the triggerer marked deadlocked after 30 s)."""
+        if self._hook is None:
+            await sync_to_async(self.hook)()
+        return self._hook
+
     async def terminate(self, cause: str) -> None:
         job_id = self.serialized_fields["job_id"]
-        async with await self.hook().get_async_conn() as client:
+        hook = await self.ready_hook()
+        async with await hook.get_async_conn() as client:
             jobs = (await client.describe_jobs(jobs=[job_id]))["jobs"]
             if not jobs or jobs[0]["status"] in ("SUCCEEDED", "FAILED"):
                 self.log.info("job %s already ended: nothing to cancel", job_id)
@@ -126,7 +138,7 @@ class CancellableBatchJobTrigger(BatchJobTrigger):
         self.log.info(
             "waiting for Batch job %s (stopping the task terminates it)", self.serialized_fields["job_id"]
         )
-        self.hook()  # with its connection: on_kill has no time to ask for it
+        await self.ready_hook()  # with its connection: on_kill has no time to ask for it
         try:
             async for event in super().run():
                 if self.ends_task_on_success and event.payload.get("status") == "success":
@@ -143,20 +155,27 @@ class CancellableBatchJobTrigger(BatchJobTrigger):
         the job id (return value) and its CloudWatch log stream link."""
         job_id = payload["job_id"]
         xcoms = {"return_value": job_id}
-        hook = self.hook()
-        try:
-            awslogs = await asyncio.to_thread(hook.get_job_all_awslogs_info, job_id)
+        hook = await self.ready_hook()
+        try:  # boto's sync calls, in a worker thread
+            link = await sync_to_async(self._log_link)(hook, job_id)
         except Exception as err:  # noqa: BLE001 — a missing link never fails a job that succeeded
             self.log.warning("no CloudWatch link for Batch job %s: %s", job_id, err)
-            awslogs = []
-        if awslogs:
-            xcoms[CloudWatchEventsLink.key] = {
-                "region_name": hook.conn_region_name,
-                "aws_domain": CloudWatchEventsLink.get_aws_domain(hook.conn_partition),
-                **awslogs[0],
-            }
+            link = None
+        if link:
+            xcoms[CloudWatchEventsLink.key] = link
         self.log.info("Batch job %s succeeded: the task ends here, without resuming in a worker", job_id)
         return TaskSuccessEvent(xcoms=xcoms)
+
+    @staticmethod
+    def _log_link(hook, job_id: str) -> dict | None:
+        awslogs = hook.get_job_all_awslogs_info(job_id)
+        if not awslogs:
+            return None
+        return {
+            "region_name": hook.conn_region_name,
+            "aws_domain": CloudWatchEventsLink.get_aws_domain(hook.conn_partition),
+            **awslogs[0],
+        }
 
 
 def cancellable(trigger: BatchJobTrigger, role_arn: str = "") -> CancellableBatchJobTrigger:
