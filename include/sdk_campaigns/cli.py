@@ -275,6 +275,22 @@ def _test_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history_reading_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that reads the history: which lane, JSON output, the connection."""
+    parser.add_argument(
+        "--lane",
+        choices=["official", "adhoc"],
+        default="official",
+        help="official (default): scheduled and plain runs; adhoc: runs with overrides",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument(
+        "--aws-conn-id",
+        default="aws_default",
+        help="the Airflow AWS connection an s3:// history is read through (default aws_default)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sdk-campaigns", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -359,12 +375,6 @@ def main(argv: list[str] | None = None) -> int:
         "current one (idempotent; see docs/history.md)",
     )
     history.add_argument("--dry-run", action="store_true", help="migrate: only say what would change")
-    history.add_argument(
-        "--lane",
-        choices=["official", "adhoc"],
-        default="official",
-        help="official (default): scheduled and plain runs; adhoc: runs with overrides",
-    )
     history.add_argument("--sdk", default=None, help="one SDK only (exit 2 if it is unknown)")
     history.add_argument(
         "--days",
@@ -372,12 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="only logical dates in the last N days (default: all)",
     )
-    history.add_argument("--json", action="store_true", help="print one JSON object instead")
-    history.add_argument(
-        "--aws-conn-id",
-        default="aws_default",
-        help="the Airflow AWS connection an s3:// history is read through (default aws_default)",
-    )
+    _history_reading_options(history)
     history.set_defaults(func=_history)
 
     test_history = commands.add_parser(
@@ -385,13 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     test_history.add_argument("sdk", help="the SDK")
     test_history.add_argument("test", help="the test id, or classname.name (or name) as the report shows it")
-    test_history.add_argument("--lane", choices=["official", "adhoc"], default="official")
-    test_history.add_argument("--json", action="store_true", help="print one JSON object instead")
-    test_history.add_argument(
-        "--aws-conn-id",
-        default="aws_default",
-        help="the Airflow AWS connection an s3:// history is read through (default aws_default)",
-    )
+    _history_reading_options(test_history)
     test_history.set_defaults(func=_test_history)
 
     args = parser.parse_args(argv)
