@@ -190,34 +190,30 @@ def read_results(
     """Parse every .xml file into `rows`, streaming; return one error per bad file."""
     text_limits = TextLimits(name_chars=limits.max_name_chars, message_chars=limits.max_message_chars)
     errors: list[str] = []
-    with cyclic_gc_paused():
-        _read_files(s3, bucket, files, rows, limits, text_limits, errors)
-    return errors
-
-
-def _read_files(s3, bucket, files, rows: ResultRows, limits: LimitSettings, text_limits, errors) -> None:
-    for item in files:
-        key = item["Key"]
-        if not key.endswith(".xml"):
-            continue
-        source = f"s3://{bucket}/{key}"
-        if item["Size"] > limits.max_junit_bytes:
-            cap = limits.max_junit_bytes
-            errors.append(f"{source}: {item['Size']:,} bytes is over limits.max_junit_bytes ({cap:,})")
-            continue
-        try:
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    with cyclic_gc_paused():  # see junit.cyclic_gc_paused
+        for item in files:
+            key = item["Key"]
+            if not key.endswith(".xml"):
+                continue
+            source = f"s3://{bucket}/{key}"
+            if item["Size"] > limits.max_junit_bytes:
+                cap = limits.max_junit_bytes
+                errors.append(f"{source}: {item['Size']:,} bytes is over limits.max_junit_bytes ({cap:,})")
+                continue
             try:
-                for case in iter_junit_stream(
-                    body, source, max_bytes=limits.max_junit_bytes, limits=text_limits
-                ):
-                    rows.add(case)
-            finally:
-                body.close()
-        except JUnitError as err:
-            errors.append(str(err))
-        except (BotoCoreError, ClientError) as err:  # one unreadable object never sinks the others
-            errors.append(f"{source}: could not be read: {err}")
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+                try:
+                    for case in iter_junit_stream(
+                        body, source, max_bytes=limits.max_junit_bytes, limits=text_limits
+                    ):
+                        rows.add(case)
+                finally:
+                    body.close()
+            except JUnitError as err:
+                errors.append(str(err))
+            except (BotoCoreError, ClientError) as err:  # one unreadable object never sinks the others
+                errors.append(f"{source}: could not be read: {err}")
+    return errors
 
 
 def explain_job_failure(job: dict) -> str:
