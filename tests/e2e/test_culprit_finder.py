@@ -145,17 +145,21 @@ def test_names_the_first_bad_commit_out_of_eight_within_the_bound(repos, finder_
     )
 
 
-def test_a_break_that_does_not_reproduce_is_not_reproducible_and_marks_the_test_flaky(repos, finder_config):
-    url, shas = repos
-    logical_date = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0).isoformat()
-    conf = {
+def flaky_break(url: str, shas: dict) -> dict:
+    """A culprit finder conf for the 'flaky' repository: passes at its bad commit too."""
+    return {
         "sdk": "python",
         "repo_url": f"{url}/flaky.git",
         "good": shas["flaky_good"],
         "bad": shas["flaky_bad"],
         "tests": [TEST],
-        "logical_date": logical_date,
     }
+
+
+def test_a_break_that_does_not_reproduce_is_not_reproducible_and_marks_the_test_flaky(repos, finder_config):
+    url, shas = repos
+    logical_date = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0).isoformat()
+    conf = {**flaky_break(url, shas), "logical_date": logical_date}
     result, record = bisect(finder_config, conf, logical_date)
     assert record["result"] == "not_reproducible", (result.stdout + result.stderr)[-4000:]
     assert record["jobs"] == 1 and record["first_bad"] is None
@@ -185,13 +189,7 @@ def test_two_bisections_of_one_sdk_never_run_jobs_at_the_same_time(repos, finder
     pokes again a minute later) until the first's teardown releases it. Their Batch jobs' lifetimes
     never overlap."""
     url, shas = repos
-    conf = {
-        "sdk": "python",
-        "repo_url": f"{url}/flaky.git",
-        "good": shas["flaky_good"],
-        "bad": shas["flaky_bad"],
-        "tests": [TEST],
-    }
+    conf = flaky_break(url, shas)
     dates = [
         (datetime.now(UTC) - timedelta(minutes=50 - i)).replace(microsecond=0).isoformat() for i in (0, 1)
     ]
