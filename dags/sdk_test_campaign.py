@@ -32,7 +32,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, Param, chain, get_current_context, task
+from airflow.sdk import DAG, Param, chain, get_current_context, task, task_group
 from airflow.task.trigger_rule import TriggerRule
 
 from sdk_campaigns import task_ids
@@ -46,16 +46,11 @@ from sdk_campaigns.campaign.plan import (
     VALIDATION_POLICIES,
 )
 from sdk_campaigns.config import cached_config
-from sdk_campaigns.image_step import BuildImageOperator, job_submission
+from sdk_campaigns.image_step import SUBMISSION_XCOM_KEY, BuildImageOperator
 
 CONFIG = cached_config()
 AWS_CONN_ID = "aws_default"
 ALL_DONE = TriggerRule.ALL_DONE
-
-
-def with_docs(mapped_task):
-    """Airflow shows a @task's docstring as its docs only when the task is not mapped."""
-    return mapped_task.override(doc_md=mapped_task.function.__doc__)
 
 
 with DAG(
@@ -178,53 +173,58 @@ with DAG(
     sdk_plans = plan()
     run = sdk_plans[RUN_XCOM_KEY]
     stack = sdk_plans[task_ids.STACK_XCOM_KEY]
-    # per SDK: found in ECR by content tag, else built by the config's builder (docker or CodeBuild);
-    # then the SDK's job definition for that image
-    images = BuildImageOperator.partial(
-        task_id=task_ids.BUILD_IMAGE,
-        stack=stack,
-        run_plan=run,
-        aws_conn_id=AWS_CONN_ID,
-        builder=CONFIG.images.builder,
-        base_image=CONFIG.images.base_image,
-        build_context_prefix=CONFIG.infra.build_context_prefix,
-        build_timeout_minutes=CONFIG.images.codebuild_timeout_minutes,
-        deferrable=True,  # a CodeBuild build is waited for in the triggerer
-        waiter_delay=CONFIG.images.codebuild_poll_seconds,
-        map_index_template="{{ sdk }}",
-        retries=1,
-        retry_delay=timedelta(seconds=20),
-        execution_timeout=timedelta(minutes=60),  # a cold build of the slowest SDK image
-        doc_md="The SDK's test image by content tag (build context, build args, the base image's registry "
-        "digest): found in ECR, else built by the config's builder, `docker` or the stack's CodeBuild "
-        "project (waited for in the triggerer); then the SDK's Batch job definition for that image. "
-        "Links to the image in ECR and to the build's log.",
-    ).expand(sdk_plan=sdk_plans)
 
-    # body: one Batch job per SDK whose image exists, deferrable, shown by SDK name in the UI
-    run_tests = ReattachingBatchOperator.partial(
-        task_id=task_ids.RUN_TESTS,
-        # aws_conn_id and role_arn come per SDK with each submission: its own account, if it has one
-        job_queue=CONFIG.batch.job_queue,
-        deferrable=True,
-        poll_interval=CONFIG.batch.poll_interval_seconds,
-        # Safe and cheap: a retry re-attaches to the job it already submitted (see batch_jobs), so
-        # a task failed by the scheduler race of apache/airflow#67287 resumes at once.
-        retries=2,
-        retry_delay=timedelta(seconds=1),
-        # An SDK whose image failed has no submission (the others still run); none at all: skipped.
-        trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS,
-        execution_timeout=timedelta(seconds=max(s.timeout_seconds for s in CONFIG.sdks.values()) + 600),
-        map_index_template="{{ task.tags['sdk'] }}",
-        doc_md="One AWS Batch job per SDK on Fargate, deferrable; a retry re-attaches to the job it "
-        "submitted instead of submitting another. Links to the job (Batch) and its CloudWatch logs.",
-    ).expand_kwargs(images.output.map(job_submission))
-    outcomes = with_docs(collect).partial(run=run).expand(sdk_plan=sdk_plans)
+    # body: per SDK, each step starts as soon as that SDK's previous one ends (a mapped task group
+    # keeps map indexes together), so a short job's results are collected while longer jobs still run
+    @task_group(group_id=task_ids.PER_SDK, prefix_group_id=False)
+    def per_sdk(sdk_plan):
+        """One SDK: its image, its Batch job, its results."""
+        image = BuildImageOperator(
+            task_id=task_ids.BUILD_IMAGE,
+            sdk_plan=sdk_plan,
+            stack=stack,
+            run_plan=run,
+            aws_conn_id=AWS_CONN_ID,
+            builder=CONFIG.images.builder,
+            base_image=CONFIG.images.base_image,
+            build_context_prefix=CONFIG.infra.build_context_prefix,
+            build_timeout_minutes=CONFIG.images.codebuild_timeout_minutes,
+            deferrable=True,  # a CodeBuild build is waited for in the triggerer
+            waiter_delay=CONFIG.images.codebuild_poll_seconds,
+            map_index_template="{{ sdk }}",
+            retries=1,
+            retry_delay=timedelta(seconds=20),
+            execution_timeout=timedelta(minutes=60),  # a cold build of the slowest SDK image
+            doc_md="The SDK's test image by content tag (build context, build args, the base image's "
+            "registry digest): found in ECR, else built by the config's builder, `docker` or the stack's "
+            "CodeBuild project (waited for in the triggerer); then the SDK's Batch job definition for that "
+            "image. Links to the image in ECR and to the build's log.",
+        )
+        job = ReattachingBatchOperator(
+            task_id=task_ids.RUN_TESTS,
+            # job definition, aws_conn_id and role_arn as build_image registered them: the SDK's own
+            # account, if it has one. An SDK whose image failed gets no job (upstream failed).
+            submission=image.output[SUBMISSION_XCOM_KEY],
+            job_queue=CONFIG.batch.job_queue,
+            deferrable=True,
+            poll_interval=CONFIG.batch.poll_interval_seconds,
+            # Safe and cheap: a retry re-attaches to the job it already submitted (see batch_jobs), so
+            # a task failed by the scheduler race of apache/airflow#67287 resumes at once.
+            retries=2,
+            retry_delay=timedelta(seconds=1),
+            execution_timeout=timedelta(seconds=max(s.timeout_seconds for s in CONFIG.sdks.values()) + 600),
+            map_index_template="{{ task.tags['sdk'] }}",
+            doc_md="One AWS Batch job per SDK on Fargate, deferrable; a retry re-attaches to the job it "
+            "submitted instead of submitting another. Links to the job (Batch) and its CloudWatch logs.",
+        )
+        chain(image, job, collect(sdk_plan, run))
+
+    outcomes = per_sdk.expand(sdk_plan=sdk_plans)
 
     # teardown: validation, history, report and the verdict, whatever happened above
     report = publish(run, sdk_plans)
 
-    chain(images, run_tests, outcomes, report, verdict(run, sdk_plans))
+    chain(outcomes, report, verdict(run, sdk_plans))
     # after publish, beside the verdict: a bisection per SDK that broke between two commits; a rerun
     # starts none twice
     breaks = find_breaks(run)

@@ -63,8 +63,10 @@ def test_every_task_has_docs_and_mapped_tasks_are_named_by_sdk(dagbag):
         assert task.doc_md and len(task.doc_md) > 40, f"{task.task_id} has no doc_md"
     named_by = {
         task.task_id: task.partial_kwargs.get("map_index_template")
+        if hasattr(task, "partial_kwargs")  # a mapped operator
+        else task.map_index_template  # a task of the mapped group
         for task in dag.tasks
-        if hasattr(task, "partial_kwargs")  # the mapped ones
+        if hasattr(task, "partial_kwargs") or task.get_closest_mapped_task_group()
     }
     assert named_by == {
         "build_image": "{{ sdk }}",
@@ -72,6 +74,19 @@ def test_every_task_has_docs_and_mapped_tasks_are_named_by_sdk(dagbag):
         "collect": "{{ sdk }}",
         "start_culprit_finder": "{{ task.conf['sdk'] }}",
     }
+
+
+def test_each_sdk_goes_from_image_to_results_on_its_own(dagbag):
+    """build_image, run_tests and collect are mapped together (one task group over the SDK plans): an
+    SDK's job waits for its own image only, and its results for its own job, not for every SDK's."""
+    dag = dagbag.dags["sdk_test_campaign"]
+    per_sdk = {task_id: dag.get_task(task_id) for task_id in ("build_image", "run_tests", "collect")}
+    groups = {getattr(task.get_closest_mapped_task_group(), "group_id", None) for task in per_sdk.values()}
+    assert groups == {"sdk"}
+    assert per_sdk["run_tests"].upstream_task_ids == {"build_image"}
+    assert per_sdk["collect"].upstream_task_ids == {"run_tests", "plan"}
+    assert per_sdk["collect"].trigger_rule == "all_done"  # an SDK whose image or job failed is still reported
+    assert dag.get_task("publish").upstream_task_ids == {"collect", "plan"}
 
 
 def test_every_task_has_an_execution_timeout(dagbag):

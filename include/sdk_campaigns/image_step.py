@@ -23,11 +23,9 @@ BUILDERS = ("docker", "codebuild")
 # What the task resumed after the build needs: the image it asked for. An XCom rather than defer()'s
 # kwargs, which `airflow dags test` (3.3) drops when it runs the trigger inline.
 IMAGE_BUILD_XCOM_KEY = "image_build"
-
-
-def job_submission(image: dict) -> dict:
-    """run_tests' kwargs for one SDK, from build_image's result (the DAG maps them with XComArg.map)."""
-    return image["submission"]
+# run_tests' kwargs for the SDK's job (tasks.register_job), beside the image: the DAG hands this key to
+# the same SDK's run_tests (build_image.output[SUBMISSION_XCOM_KEY]).
+SUBMISSION_XCOM_KEY = "submission"
 
 
 class BuildImageOperator(CodeBuildStartBuildOperator):
@@ -41,8 +39,8 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
     :param build_timeout_minutes: CodeBuild's timeout per build
     :param run_plan: the run's plan (campaign.plan.RunPlan as XCom): with it, the SDK's job definition is
         registered for the image as soon as it is in ECR (no task of its own: stages.py)
-    :return: campaign.images.PushedImage as a dict (image, digest, content tag, built or reused), with
-        `submission`, run_tests' kwargs, when `run_plan` is given
+    :return: campaign.images.PushedImage as a dict (image, digest, content tag, built or reused); with
+        `run_plan`, run_tests' kwargs too, as the XCom SUBMISSION_XCOM_KEY
     """
 
     template_fields = (*CodeBuildStartBuildOperator.template_fields, "sdk_plan", "stack", "run_plan")
@@ -106,7 +104,7 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
                 time.monotonic() - started,
                 spec.base_image,
             )
-            return self._finish(pushed, "reused")
+            return self._finish(context, pushed, "reused")
 
         if self.builder == "docker":
             pushed = images.build_with_docker(
@@ -117,7 +115,7 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
                 ecr=ecr,
                 stand_in_ecr=ecr if stand_in_registry else None,
             )
-            return self._finish(pushed, "built and pushed")
+            return self._finish(context, pushed, "built and pushed")
 
         key = images.context_key(self.build_context_prefix, spec)
         aws.client("s3").put_object(Bucket=found.results_bucket, Key=key, Body=context_tar)
@@ -178,9 +176,9 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
         pushed = images.PushedImage(
             spec.sdk, spec.image, digest, spec.content_tag, True, seconds, spec.base_image
         )
-        return self._finish(pushed, "built by CodeBuild and pushed", build_id=event["build_id"])
+        return self._finish(context, pushed, "built by CodeBuild and pushed", build_id=event["build_id"])
 
-    def _finish(self, pushed, verb: str, build_id: str | None = None) -> dict:
+    def _finish(self, context, pushed, verb: str, build_id: str | None = None) -> dict:
         """Log, link (the image in ECR; the build's log when CodeBuild made it), register the SDK's
         job definition for it (with `run_plan`) and return the image."""
         from sdk_campaigns.campaign.resources import CampaignResources
@@ -204,4 +202,5 @@ class BuildImageOperator(CodeBuildStartBuildOperator):
             cached_config(), self.run_plan, self.sdk_plan, image, self.stack, self.aws_conn_id
         )
         self.log.info("%s: job definition %s", pushed.sdk, submission["job_definition"])
-        return {**image, "submission": submission}
+        context["ti"].xcom_push(key=SUBMISSION_XCOM_KEY, value=submission)
+        return image

@@ -5,7 +5,8 @@ second or so between dependent tasks; what needs no task of its own shares one, 
 bodies always ran (docs/performance.md has the figures):
 - plan: the plan, then the environment check (describe only) of the planned SDKs;
 - build_image (per SDK): the image, then the SDK's job definition for it (image_step.py calls
-  tasks.register_job) — run_tests submits what it returns (image_step.job_submission);
+  tasks.register_job) — the same SDK's run_tests submits what it registered
+  (image_step.SUBMISSION_XCOM_KEY);
 - publish: Great Expectations over every SDK's results, then history, report and alerts.
 The verdict stays a task of its own: publish carries the history Asset's event, which a failing
 task would not send.

@@ -1,10 +1,12 @@
 """The campaign DAG's task ids: the DAG file names its tasks with these, and task bodies that read
 another task's XCom (build_image's image, the validation summary) pull by them.
 
-Six stages (see stages.py for what each runs): plan (with the environment check), build_image per
-SDK (with its job definition), run_tests, collect per SDK, publish (with validation), verdict."""
+Six stages (see stages.py for what each runs): plan (with the environment check); per SDK, in one
+mapped task group, build_image (with its job definition), run_tests and collect; publish (with
+validation), verdict."""
 
 PLAN = "plan"
+PER_SDK = "sdk"  # the mapped task group of build_image, run_tests and collect (ids unprefixed)
 BUILD_IMAGE = "build_image"
 RUN_TESTS = "run_tests"
 COLLECT = "collect"

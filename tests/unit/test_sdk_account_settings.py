@@ -134,6 +134,35 @@ def test_run_tests_and_its_trigger_act_in_the_sdk_s_account(connection):
     assert "role_arn" not in campaign_kwargs
 
 
+def test_run_tests_takes_its_job_and_account_from_the_submission_build_image_registered(connection):
+    """In the DAG, run_tests' submission is the SDK's build_image XCom: set when templates render."""
+    from sdk_campaigns.campaign.batch_jobs import ReattachingBatchOperator
+
+    submission = {
+        "aws_conn_id": connection,
+        "role_arn": GO_ROLE,
+        "job_name": "campaign-go",
+        "job_definition": "arn:aws:batch:eu-west-1:210987654321:job-definition/go:3",
+        "container_overrides": {"environment": [{"name": "SDK", "value": "go"}]},
+        "tags": {"sdk": "go"},
+    }
+    operator = ReattachingBatchOperator(task_id="run", job_queue="q", submission=submission)
+    operator.render_template_fields({})
+    assert (operator.job_name, operator.job_definition, operator.tags) == (
+        "campaign-go",
+        submission["job_definition"],
+        {"sdk": "go"},
+    )
+    assert operator.container_overrides == submission["container_overrides"]
+    assert operator.hook.conn_config.role_arn == GO_ROLE
+
+    hostile = ReattachingBatchOperator(
+        task_id="run", job_queue="q", submission={**submission, "job_queue": "x"}
+    )
+    with pytest.raises(ValueError, match=r"unknown fields \['job_queue'\]"):
+        hostile.render_template_fields({})
+
+
 def test_the_job_definition_names_the_sdk_account_s_roles_and_log_group():
     from sdk_campaigns.campaign.job_definitions import job_definition_spec
     from sdk_campaigns.config import SdkSettings

@@ -34,14 +34,40 @@ def existing_job_id(client, queue: str, job_name: str) -> tuple[str, str] | None
     return (newest["jobId"], newest.get("status", "")) if newest else None
 
 
+# What a submission may set (tasks.register_job's keys): nothing else of the operator comes from an XCom.
+SUBMISSION_FIELDS = ("aws_conn_id", "role_arn", "job_name", "job_definition", "container_overrides", "tags")
+
+
 class ReattachingBatchOperator(BatchOperator):
     """BatchOperator whose submission is idempotent per job name, and whose job stops when the task
     is stopped while deferred (see CancellableBatchJobTrigger). With `role_arn`, every Batch call (and
-    its trigger's) acts as that role: the SDK's own account (campaign/accounts.py)."""
+    its trigger's) acts as that role: the SDK's own account (campaign/accounts.py).
 
-    def __init__(self, *, role_arn: str = "", **kwargs):
+    :param submission: SUBMISSION_FIELDS as one dict, known only at run time (the SDK's build_image
+        registers its job definition and says where to submit): set once templates are rendered, so
+        the map index's name (`task.tags`) and the rendered fields show them.
+    """
+
+    template_fields = (*BatchOperator.template_fields, "submission")
+
+    def __init__(self, *, role_arn: str = "", submission: dict | None = None, **kwargs):
+        if submission is not None:
+            kwargs = {"job_name": "", "job_definition": "", **kwargs}
         super().__init__(**kwargs)
         self.role_arn = role_arn
+        self.submission = submission
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        super().render_template_fields(context, jinja_env)
+        if self.submission is None:
+            return
+        unknown = sorted(set(self.submission) - set(SUBMISSION_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"run_tests' submission has unknown fields {unknown}; known: {', '.join(SUBMISSION_FIELDS)}"
+            )
+        for name, value in self.submission.items():
+            setattr(self, name, value)
 
     @cached_property
     def hook(self):
