@@ -93,3 +93,27 @@ def test_each_sdks_duration_limit_holds_for_its_own_tests(clean, slow_sdk, limit
     assert outcome.success is not fails, outcome.summary()
     if fails:
         assert "expect_column_values_to_be_between" in outcome.summary()
+
+
+@pytest.mark.parametrize(
+    "breaks",
+    [
+        lambda rows: rows,  # clean: passes either way
+        lambda rows: [{**rows[0], "status": "exploded"}, *rows[1:]],
+        lambda rows: [*rows, rows[0]],  # a duplicate test id
+        lambda rows: [r for r in rows if r["sdk"] != "go"],  # an SDK missing
+        lambda rows: [{**rows[0], "sdk": None}, *rows[1:]],
+        lambda rows: _slow(rows, "go", 12.0),
+    ],
+)
+def test_an_arrow_table_is_judged_as_its_rows_are(clean, breaks):
+    """Arrow input (what collect writes) reaches GX as categoricals: the same verdicts as row dicts."""
+    import pyarrow as pa
+
+    rows = breaks(clean)
+    from_dicts = validate_results(rows, ["python", "go"], SLOS)
+    from_arrow = validate_results(pa.Table.from_pylist(rows), ["python", "go"], SLOS)
+    assert from_arrow.success is from_dicts.success
+    assert [f.split("(")[0] for f in from_arrow.failed_expectations] == [
+        f.split("(")[0] for f in from_dicts.failed_expectations
+    ]
