@@ -42,6 +42,9 @@ def publish(config: CampaignConfig, run: dict, sdk_plans: list[dict], outlet_eve
     the validation marked as not run, and the crash then fails this task."""
     from airflow.sdk import get_current_context
 
+    from sdk_campaigns.campaign import arrow_memory
+
+    arrow_memory.use_malloc()
     ti = get_current_context()["ti"]
     crashed = None
     try:

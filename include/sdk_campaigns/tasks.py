@@ -103,6 +103,9 @@ def register_job(
 
 def collect(config: CampaignConfig, run: dict, sdk_plan: dict, aws_conn_id: str) -> dict:
     from sdk_campaigns import history
+    from sdk_campaigns.campaign import arrow_memory
+
+    arrow_memory.use_malloc()
 
     planned = SdkPlan.from_xcom(sdk_plan)
     campaign_run = RunPlan.from_xcom(run, [sdk_plan])

@@ -27,6 +27,10 @@ RESULT_COLUMNS = [
     "image_digest",
 ]
 
+# One value per run, SDK or suite: categoricals. Test ids, names and messages stay strings (a category
+# per row would cost more than it saves).
+FEW_VALUES = ("run_id", "logical_date", "sdk", "suite", "classname", "status", "image_digest")
+
 
 @dataclass
 class ValidationOutcome:
@@ -51,16 +55,22 @@ def _describe(result: dict) -> str:
 def results_frame(rows):
     """The test rows as the pandas DataFrame GX validates: from an Arrow table (collect.normalise_table)
     without a Python object per row, or from row dicts (RESULT_COLUMNS; missing keys are nulls).
-    From Arrow, strings become categoricals: the same values, but GX's row filters and its frame
-    fingerprint then move integer codes instead of strings."""
+    From Arrow, the columns with few distinct values become categoricals: the same values, but GX's
+    row filters and its frame fingerprint then move integer codes instead of strings."""
     import pandas as pd
+    import pyarrow as pa
 
     if not hasattr(rows, "to_pandas"):
         return pd.DataFrame(rows, columns=RESULT_COLUMNS)
     missing = [c for c in RESULT_COLUMNS if c not in rows.column_names]
     if missing:  # still validated: the column-set expectation names what is missing
         return rows.to_pandas().reindex(columns=[*rows.column_names, *missing])
-    return rows.select(RESULT_COLUMNS).to_pandas(strings_to_categorical=True)
+    rows = rows.select(RESULT_COLUMNS)
+    for column in FEW_VALUES:
+        index = rows.schema.get_field_index(column)
+        if rows.schema.field(index).type in (pa.string(), pa.large_string()):
+            rows = rows.set_column(index, column, rows[column].dictionary_encode())
+    return rows.to_pandas()
 
 
 def validate_results(
