@@ -29,11 +29,17 @@ class DeployError(RuntimeError):
     """The stack could not be synthesized or deployed; the message says why (CloudFormation's events)."""
 
 
+def infra_importable() -> None:
+    """The CDK app's package (infra/sdk_campaigns_infra) importable in this process: it lives beside
+    the DAG package in a checkout, not in the venv."""
+    if str(INFRA_DIR) not in sys.path:
+        sys.path.insert(0, str(INFRA_DIR))
+
+
 def synthesize(config: CampaignConfig, sdk_account: str | None = None) -> dict:
     """The stack's template for this config (needs aws-cdk-lib and Node.js; no AWS account); with
     `sdk_account`, the stack of that SDK account (docs/accounts.md)."""
-    if str(INFRA_DIR) not in sys.path:
-        sys.path.insert(0, str(INFRA_DIR))
+    infra_importable()
     try:
         from sdk_campaigns_infra import InfraConfigError, synth_template
     except ImportError as err:

@@ -62,3 +62,16 @@ def test_deleted_resources_fail_the_check_each_named_with_the_fix(check_stack, a
     assert f"ECR repository {NAME}/go (go) does not exist" in message
     assert f"ECR repository {NAME}/python" not in message  # only what is missing
     assert "Fix: deploy the campaign's stack: `sdk-campaigns infra deploy`" in message
+
+
+def test_a_second_local_up_reuses_the_cached_template(stack_home):
+    """`local up` again (the template cached by the first, so nothing is synthesized): the stack step
+    still fills moto's gaps, whose code lives in infra/, beside the venv's packages."""
+    import subprocess
+    import sys
+
+    script = "from sdk_campaigns.dev import local_aws; print(local_aws.ensure_campaign_stack())"
+    # A process of its own: this one put infra/ on sys.path when the session's stack was deployed.
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert output.returncode == 0, output.stderr[-2000:]
+    assert "sdk-campaigns in 123456789012: stack sdk-campaigns is up to date" in output.stdout

@@ -144,7 +144,9 @@ def ensure_campaign_stack(
     outputs = stack_deploy.deploy(
         client("cloudformation"), config, template, progress=lines.append, stack_name=name
     )
-    from sdk_campaigns_infra.moto_gaps import fill_moto_gaps  # importable once synthesize ran
+    # Not only after a synthesis: a template cached by an earlier `local up` needs none.
+    stack_deploy.infra_importable()
+    from sdk_campaigns_infra.moto_gaps import fill_moto_gaps
 
     fill_moto_gaps(template, client, account=account, region=REGION)
     state = lines[-1].strip() if lines else "deployed"
