@@ -202,6 +202,62 @@ class MemorySampler:
             time.sleep(self.interval)
 
 
+def _tree_cpu_seconds(process) -> float:
+    """CPU seconds of a process and its descendants, the reaped ones included (they are in their
+    parent's children times: a LocalExecutor worker reaps its task processes)."""
+    import psutil
+
+    total = 0.0
+    try:
+        tree = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for member in tree:
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far: each Airflow component's process tree (the scheduler's holds its
+    LocalExecutor workers and their task processes), moto's server, and the whole machine (`busy`)."""
+    import psutil
+
+    seconds = {}
+    for component, pid in airflow_pids().items():
+        try:
+            seconds[component] = _tree_cpu_seconds(psutil.Process(pid))
+        except psutil.Error:
+            seconds[component] = 0.0
+    seconds["moto"] = sum(
+        _tree_cpu_seconds(p)
+        for p in psutil.process_iter(["cmdline"])
+        if "sdk_campaigns.dev.moto_server" in " ".join(p.info["cmdline"] or [])
+    )
+    machine = psutil.cpu_times()
+    seconds["busy"] = machine.user + machine.nice + machine.system + machine.irq + machine.softirq
+    return seconds
+
+
+class CpuMeter:
+    """Where the CPU went while the block ran: seconds per Airflow component and moto, and `jobs and
+    the rest` (the machine's busy time minus those: the jobs' containers, Docker, everything else)."""
+
+    def __enter__(self) -> CpuMeter:
+        self._start = cpu_seconds()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        end = cpu_seconds()
+        used = {k: end[k] - self._start.get(k, 0.0) for k in end}
+        busy = used.pop("busy")
+        self.seconds = {k: round(v, 1) for k, v in used.items()}
+        self.seconds["jobs and the rest"] = round(busy - sum(used.values()), 1)
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"

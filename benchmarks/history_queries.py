@@ -149,6 +149,7 @@ def generate(root: Path, days: int, tests: int) -> dict:
                         pa.array(durations[day]),
                         messages.take(indices),
                         pa.repeat(digest, tests),
+                        pa.repeat(False, tests),  # quarantined: none (the queries read no quarantine)
                     ],
                     schema=history.ROWS_SCHEMA,
                 )

@@ -7,10 +7,12 @@ CloudFormation stack of this benchmark's own (`sdkc-scale`, every resource renam
 languages' own, pushed to each variant's repository before the first run (Docker's cache makes that
 a push of existing layers).
 
-For each size: the overhead (wall time minus the longest job), the run's timeline per task, and the
-peak memory of the scheduler (its own RSS) and of its workers (PSS of the LocalExecutor workers and
-their task processes) and of the triggerer. Target: overhead(64) < 3 × overhead(8). The obvious
-alternative is linear growth: 8 × overhead(8) at 64 SDKs.
+For each size (after one warm-up run, not measured): the overhead (wall time minus the longest job),
+the run's timeline per task, the peak memory of the scheduler (its own RSS) and of its workers (PSS
+of the LocalExecutor workers and their task processes) and of the triggerer, and the CPU seconds
+each Airflow component, moto and the rest (the jobs' containers, Docker) used.
+Target: overhead(64) < 3 × overhead(8). The obvious alternative is linear growth: 8 × overhead(8)
+at 64 SDKs.
 `--sizes 8 32` picks sizes.
 """
 
@@ -84,7 +86,10 @@ def deploy_stack() -> str:
     ):
         time.sleep(1)
     assert status == "CREATE_COMPLETE", f"{STACK}: {status}"
-    from sdk_campaigns_infra.moto_gaps import fill_moto_gaps  # importable once the template was made
+    from sdk_campaigns import stack_deploy
+
+    stack_deploy.infra_importable()
+    from sdk_campaigns_infra.moto_gaps import fill_moto_gaps
 
     fill_moto_gaps(template, local_aws.admin_client, account=local_aws.ACCOUNT, region=local_aws.REGION)
     return f"{STACK}: created ({len(json.dumps(template)):,} bytes of template, by S3)"
@@ -105,7 +110,7 @@ def measure(size: int, token: str) -> dict:
 
     sdks = sizes_sdks(size)
     print(f"--- {size} SDKs ({harness.load_average()})", flush=True)
-    with harness.MemorySampler() as memory:
+    with harness.MemorySampler() as memory, harness.CpuMeter() as cpu:
         run = harness.trigger_and_wait(DAG_ID, token, {"sdks": sdks}, minutes_ago=size)
     assert run["state"] == "success", run
     timeline = harness.stage_timeline(run, harness.task_instances(DAG_ID, run["dag_run_id"], token))
@@ -120,6 +125,7 @@ def measure(size: int, token: str) -> dict:
         "overhead": round(wall - longest, 1),
         "critical_path": critical_path(run, _jobs(summaries)),
         "memory_mb": {k: round(v) for k, v in memory.peak_mb.items()},
+        "cpu_seconds": cpu.seconds,
         "timeline": timeline,
     }
 
@@ -145,6 +151,11 @@ def main() -> int:
         token = airflow_services.access_token()
         airflow_services.api("PATCH", f"dags/{DAG_ID}", token, {"is_paused": False})
         harness.wait_for_quiet(DAG_ID, token)
+        # Not measured: a home's first run pays one-off costs (the DAG's first parse in a worker, the
+        # first connections), which would swell the smallest size's overhead and flatter the curve.
+        smallest = min(args.sizes)
+        print(f"warm-up run ({smallest} SDKs, not measured)", flush=True)
+        harness.trigger_and_wait(DAG_ID, token, {"sdks": sizes_sdks(smallest)}, minutes_ago=smallest + 1)
         for size in sorted(args.sizes):
             results.append(measure(size, token))
     finally:
@@ -160,6 +171,11 @@ def main() -> int:
             f"{r['overhead'] / base:>8.2f}x {m['scheduler_rss']:>7} MB {m['workers_pss']:>6} MB "
             f"{m['triggerer_pss']:>7} MB"
         )
+    components = list(results[0]["cpu_seconds"])
+    print(f"\nCPU seconds during each run (2 cores: {2 * results[0]['wall']:.0f} s available at size 8)")
+    print(f"{'SDKs':>5} " + " ".join(f"{c:>17}" for c in components))
+    for r in results:
+        print(f"{r['size']:>5} " + " ".join(f"{r['cpu_seconds'][c]:>17.1f}" for c in components))
     by_size = {r["size"]: r for r in results}
     growth = by_size[64]["overhead"] / by_size[8]["overhead"] if {8, 64} <= set(by_size) else None
     met = growth is not None and growth < 3
@@ -171,6 +187,7 @@ def main() -> int:
             "overhead_seconds": {r["size"]: r["overhead"] for r in results},
             "growth_64_over_8": round(growth, 2) if growth is not None else None,
             "peak_memory_mb": {r["size"]: r["memory_mb"] for r in results},
+            "cpu_seconds": {r["size"]: r["cpu_seconds"] for r in results},
             "critical_path": {r["size"]: r["critical_path"] for r in results},
         },
         "overhead(64 SDKs) < 3x overhead(8 SDKs), scheduler",
