@@ -87,3 +87,30 @@ def test_history_on_s3(s3_uri, monkeypatch):
     ]
     assert {s["logical_date"] for s in history.read_summaries(uri, DAG)} == set(days[1:])
     assert not [k for k in _keys(client) if history.date_key(days[0]) in k]
+
+
+def test_the_dashboard_from_s3_answers_as_from_a_folder(s3_uri, monkeypatch, tmp_path):
+    """On an object store the analytics read rows files themselves (concurrently, each once per
+    instance, though the dashboard's queries overlap); DuckDB reads a folder's in place. Same answers."""
+    uri, _ = s3_uri
+    uri = uri.replace("/history?", "/dashboard?")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
+    history.use_s3_filesystem(None)
+    folder = str(tmp_path / "history")
+    now = datetime(2026, 11, 30, 6, tzinfo=UTC)
+    for day in range(12):
+        date = (now - timedelta(days=12 - day)).isoformat()
+        for sdk in ("python", "go"):
+            # go: b fails now and then at one commit (flaky); python: b fails on the last day only
+            failing = ("b",) if (sdk == "go" and day % 3 == 0) or (sdk == "python" and day == 11) else ()
+            summary, rows = _partition(sdk, date, "tests_failed" if failing else "passed", f"r{day}", failing)
+            summary.update(
+                commit="c0ffee", commit_kind="image_source", counts={"passed": 3 - len(failing), "total": 3}
+            )
+            summary["counts"]["failed"] = len(failing)
+            for where in (uri, folder):
+                history.write_partition(where, summary, rows)
+    from_s3 = analytics.dashboard(uri, DAG, as_of=now)
+    assert from_s3 == analytics.dashboard(folder, DAG, as_of=now)
+    assert from_s3["flaky_tests"] and from_s3["test_changes"]["python"]["newly_failing"]

@@ -48,7 +48,9 @@ from sdk_campaigns.history.partitions import (
     list_partitions,
     read_partition,
     read_rows_files,
+    read_rows_tables,
     read_run,
+    with_file_index,
     write_partition,
     write_partition_table,
 )
@@ -89,6 +91,8 @@ __all__ = [
     "prune",
     "read_partition",
     "read_rows_files",
+    "read_rows_tables",
+    "with_file_index",
     "read_run",
     "read_summaries",
     "rows_table",

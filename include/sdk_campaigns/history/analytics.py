@@ -137,6 +137,7 @@ class HistoryAnalytics:
         self.con.register("summaries", table)
         self.as_of_us = pc.max(table.column("t_us")).as_py() if table.num_rows else None
         self._outcome_tables: dict[tuple[int, ...], str] = {}
+        self._rows_read: dict[tuple[str, tuple[str, ...]], pa.Table] = {}  # object stores: see _read_rows
 
     def close(self) -> None:
         self.con.close()
@@ -197,8 +198,17 @@ class HistoryAnalytics:
         if self.local:  # DuckDB reads the files in place; file_index is the position in `paths`
             source = self.con.read_parquet(paths).select(", ".join([*columns, "file_index"]))
         else:
-            source = self.con.from_arrow(history.read_rows_files(self.uri, paths, columns))
+            source = self.con.from_arrow(self._read_rows(paths, columns))
         return source.join(wanted, "file_index = position").select(", ".join([*columns, "run"]))
+
+    def _read_rows(self, paths: list[str], columns: list[str]) -> pa.Table:
+        """history.read_rows_files from an object store, each file read once by this instance: the
+        dashboard's queries read overlapping runs, and every read there is a few round trips."""
+        key = tuple(columns)
+        missing = [path for path in dict.fromkeys(paths) if (path, key) not in self._rows_read]
+        for path, table in zip(missing, history.read_rows_tables(self.uri, missing, columns), strict=True):
+            self._rows_read[path, key] = table
+        return history.with_file_index([self._rows_read[path, key] for path in paths], columns)
 
     def _outcomes(self, runs: tuple[int, ...]) -> str:
         """A temp table of (run, test_id, outcome, duration) for `runs`, built once per set of runs."""
