@@ -168,10 +168,7 @@ def write_test_pages(
     by_sdk: dict[str, list[str]] = {}
     for sdk, test_id in chosen:
         by_sdk.setdefault(sdk, []).append(test_id)
-    pages = {}
-    for sdk, test_ids in by_sdk.items():
-        for test_id, entries in analytics.test_histories(uri, run.dag_id, sdk, test_ids).items():
-            pages[(sdk, test_id)] = entries
+    pages = analytics.many_test_histories(uri, run.dag_id, by_sdk)
     links = (
         report.run_report_links(summaries, base="../../"),
         report.run_log_links(summaries, base="../../"),

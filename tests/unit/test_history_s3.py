@@ -91,7 +91,8 @@ def test_history_on_s3(s3_uri, monkeypatch):
 
 def test_the_dashboard_from_s3_answers_as_from_a_folder(s3_uri, monkeypatch, tmp_path):
     """On an object store the analytics read rows files themselves (concurrently, each once per
-    instance, though the dashboard's queries overlap); DuckDB reads a folder's in place. Same answers."""
+    instance, though the dashboard's queries overlap); DuckDB reads a folder's in place. Same answers,
+    and the same test histories read for several SDKs at once as one SDK at a time."""
     uri, _ = s3_uri
     uri = uri.replace("/history?", "/dashboard?")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
@@ -114,3 +115,11 @@ def test_the_dashboard_from_s3_answers_as_from_a_folder(s3_uri, monkeypatch, tmp
     from_s3 = analytics.dashboard(uri, DAG, as_of=now)
     assert from_s3 == analytics.dashboard(folder, DAG, as_of=now)
     assert from_s3["flaky_tests"] and from_s3["test_changes"]["python"]["newly_failing"]
+    wanted = {"go": ["go-b", "go-a"], "python": ["python-b"]}
+    together = analytics.many_test_histories(uri, DAG, wanted)
+    one_by_one = {
+        (sdk, test_id): entries
+        for sdk, test_ids in wanted.items()
+        for test_id, entries in analytics.test_histories(folder, DAG, sdk, test_ids).items()
+    }
+    assert together == one_by_one and len(together[("go", "go-b")]) == 12

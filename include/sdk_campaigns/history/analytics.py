@@ -676,6 +676,23 @@ def test_histories(
     return _reading_a_moving_history(answer)
 
 
+def many_test_histories(
+    uri: str, dag_id: str, tests: dict[str, list[str]], *, lane: str = history.OFFICIAL_LANE
+) -> dict[tuple[str, str], list[dict]]:
+    """test_histories of several SDKs' tests ({sdk: [test_id, ...]}), keyed by (sdk, test_id): one
+    read of the summaries for all of them, not one per SDK."""
+
+    def answer() -> dict[tuple[str, str], list[dict]]:
+        with HistoryAnalytics(uri, dag_id, lane=lane) as analytics:
+            return {
+                (sdk, test_id): entries
+                for sdk, test_ids in tests.items()
+                for test_id, entries in analytics.test_histories(sdk, test_ids).items()
+            }
+
+    return _reading_a_moving_history(answer)
+
+
 def test_history(
     uri: str, dag_id: str, sdk: str, test_id: str, *, lane: str = history.OFFICIAL_LANE
 ) -> list[dict]:
