@@ -105,6 +105,23 @@ def stack_up() -> None:
         print(f"  ✔ {name:<34} {detail}", flush=True)
 
 
+def empty_history(config) -> int:
+    """Delete the history the sdkc-scale stack's bucket kept from earlier runs of this benchmark (moto
+    keeps the stack): publish reads the history, so a rerun on a fuller one would measure more."""
+    from sdk_campaigns.dev import local_aws
+
+    s3, removed = local_aws.admin_client("s3"), 0
+    prefix = config.infra.history_prefix.rstrip("/") + "/"
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=config.campaign.results_bucket, Prefix=prefix
+    ):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=config.campaign.results_bucket, Delete={"Objects": keys})
+            removed += len(keys)
+    return removed
+
+
 def measure(size: int, token: str) -> dict:
     from orchestration import _jobs, _summaries, critical_path
 
@@ -142,6 +159,7 @@ def main() -> int:
 
     stack_up()  # the sdkc-scale stack into moto, and this home's Airflow identity with its policy
     config = load_config()
+    print(f"history of earlier runs: {empty_history(config)} files deleted", flush=True)
     print(f"images for {most} entries (pushed to each entry's repository)", flush=True)
     image_builds.build_missing_images(config, sizes_sdks(most), say=lambda line: None)
     airflow_services.ensure_services(extra_env={"SDK_CAMPAIGNS_CONFIG": os.environ["SDK_CAMPAIGNS_CONFIG"]})
