@@ -190,7 +190,11 @@ def main() -> int:
             f"{m['triggerer_pss']:>7} MB"
         )
     components = list(results[0]["cpu_seconds"])
-    print(f"\nCPU seconds during each run (2 cores: {2 * results[0]['wall']:.0f} s available at size 8)")
+    cores, first = os.cpu_count(), results[0]
+    available = cores * first["wall"]
+    print(
+        f"\nCPU seconds during each run ({cores} cores: {available:.0f} s available at size {first['size']})"
+    )
     print(f"{'SDKs':>5} " + " ".join(f"{c:>17}" for c in components))
     for r in results:
         print(f"{r['size']:>5} " + " ".join(f"{r['cpu_seconds'][c]:>17.1f}" for c in components))
