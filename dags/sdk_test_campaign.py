@@ -29,6 +29,7 @@ the test image in ECR (`build_image`) and the Great Expectations Data Docs (`pub
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
@@ -51,6 +52,7 @@ from sdk_campaigns.image_step import SUBMISSION_XCOM_KEY, BuildImageOperator
 CONFIG = cached_config()
 AWS_CONN_ID = "aws_default"
 ALL_DONE = TriggerRule.ALL_DONE
+RUN_TESTS_TIMEOUT = timedelta(seconds=max(s.timeout_seconds for s in CONFIG.sdks.values()) + 600)
 
 
 with DAG(
@@ -212,7 +214,8 @@ with DAG(
             # a task failed by the scheduler race of apache/airflow#67287 resumes at once.
             retries=2,
             retry_delay=timedelta(seconds=1),
-            execution_timeout=timedelta(seconds=max(s.timeout_seconds for s in CONFIG.sdks.values()) + 600),
+            execution_timeout=RUN_TESTS_TIMEOUT,
+            max_retries=math.ceil(RUN_TESTS_TIMEOUT.total_seconds() / CONFIG.batch.poll_interval_seconds),
             map_index_template="{{ task.tags['sdk'] }}",
             doc_md="One AWS Batch job per SDK on Fargate, deferrable; a retry re-attaches to the job it "
             "submitted instead of submitting another. Links to the job (Batch) and its CloudWatch logs.",

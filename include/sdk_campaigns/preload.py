@@ -26,10 +26,14 @@ import time
 log = logging.getLogger(__name__)
 
 # Third-party modules only: this package's own (a quarter of a second) stay imported by each task, so
-# an edit to include/ reaches the next task without restarting the scheduler or the workers.
+# an edit to include/ reaches the next task without restarting the scheduler or the workers (all but
+# campaign.client_overhead, whose warmed botocore loader the forks share).
 # What the DAG file and the tasks' bodies import (plan, build_image, run_tests, collect, verdict):
 TASK_MODULES = (
     "airflow.sdk",
+    "airflow.sdk.definitions.decorators",  # airflow.sdk imports `task` and `task_group` on first use
+    "airflow.providers.standard.decorators.python",
+    "airflow.providers.standard.operators.trigger_dagrun",
     "airflow.providers.amazon.aws.hooks.base_aws",
     "airflow.providers.amazon.aws.hooks.batch_client",
     "airflow.providers.amazon.aws.operators.base_aws",
@@ -65,11 +69,31 @@ def preload(choice: str | None = None) -> tuple[int, float]:
                 log.warning("preload: %s not imported: %s", name, err)
     finally:
         quiet.level = level
+    if choice != "none":
+        try:
+            warm_caches()
+        except Exception as err:  # noqa: BLE001 — each task fills them itself, as without preloading
+            log.warning("preload: caches not warmed: %s", err)
     # What was imported lives as long as the process: out of the cyclic collector's sight, so neither
     # this process nor its forks walk those millions of objects again (and a walk would write to
     # their pages, which forks would then have to copy).
     gc.freeze()
     return done, time.monotonic() - started
+
+
+def warm_caches() -> None:
+    """What tasks compute on first use and keep for their process, made once here for every fork: the
+    providers' asset URI handlers (the DAG's history Asset looks them up), and the AWS clients' parsed
+    models (campaign.client_overhead: the one module of this package loaded here, because its shared
+    botocore loader must be the one the forks inherit)."""
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    from sdk_campaigns.campaign import client_overhead
+
+    if not ProvidersManagerTaskRuntime().asset_uri_handlers:
+        log.warning("preload: no asset URI handlers registered")
+    client_overhead.install()
+    client_overhead.warm()
 
 
 def main(argv: list[str]) -> None:

@@ -35,7 +35,7 @@ def test_the_command_runs_airflow_after_the_imports(tmp_path):
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
-    assert lines[-2].startswith("sdk-campaigns preload: 12 modules in ")
+    assert lines[-2].startswith("sdk-campaigns preload: 15 modules in ")
     assert lines[-1] == "modules True"
 
 

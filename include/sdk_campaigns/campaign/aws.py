@@ -15,7 +15,10 @@ import time
 from functools import cached_property
 from urllib.parse import urlparse
 
+from sdk_campaigns.campaign import client_overhead
 from sdk_campaigns.campaign.images import RegistryAuth
+
+client_overhead.install()  # every hook this package makes comes through here
 
 REGISTRY_EXTRA = "sdk_campaigns_registry"
 FILESYSTEM_SECONDS = 600

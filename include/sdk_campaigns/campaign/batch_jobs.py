@@ -7,9 +7,11 @@ a finished one gives its result. That also makes retries the cure for a schedule
 that fails deferred tasks whose trigger fires quickly (apache/airflow#67287, #72716):
 the retry adopts the job that already ran instead of running it again.
 
-A job that succeeded ends its task in the triggerer (TaskSuccessEvent, with the job id and the
-CloudWatch link as the worker would have stored them): no worker process starts only to say so.
-A failed job still resumes in a worker, which raises and retries (re-attaching) as before.
+In the triggerer, the jobs of one account are watched together: one DescribeJobs a second for all
+of them (campaign/job_watch.py), not one poll per job. A job that succeeded ends its task in the
+triggerer (TaskSuccessEvent, with the job id and the CloudWatch link as the worker would have stored
+them): no worker process starts only to say so. A failed job still resumes in a worker, which raises
+and retries (re-attaching) as before.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from functools import cached_property
 from airflow.providers.amazon.aws.links.logs import CloudWatchEventsLink
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.providers.amazon.aws.triggers.batch import BatchJobTrigger
-from airflow.triggers.base import TaskSuccessEvent
+from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
 from asgiref.sync import sync_to_async
 
+from sdk_campaigns.campaign import job_watch
 from sdk_campaigns.campaign.aws import assume_role
 from sdk_campaigns.campaign.collect import CANCELLED, newest_job_summary
 
@@ -113,7 +116,9 @@ TIMED_OUT = "run_tests timed out (execution_timeout)"
 
 
 class CancellableBatchJobTrigger(BatchJobTrigger):
-    """The provider's Batch trigger, plus: when the task it serves is stopped, its job is terminated.
+    """The provider's Batch trigger (same fields, events and limit), waiting through its account's
+    shared JobWatch instead of a poll of its own; and when the task it serves is stopped, its job is
+    terminated.
 
     on_kill must be quick: the triggerer cancels it again within a heartbeat or two, and asking the
     supervisor for the run's state from there does not answer in time (seen on 3.3.2). So the hook
@@ -161,25 +166,39 @@ class CancellableBatchJobTrigger(BatchJobTrigger):
         await asyncio.shield(self.terminate(STOPPED_IN_AIRFLOW))
 
     async def run(self):
-        self.log.info(
-            "waiting for Batch job %s (stopping the task terminates it)", self.serialized_fields["job_id"]
-        )
-        await self.ready_hook()  # with its connection: on_kill has no time to ask for it
+        job_id = self.serialized_fields["job_id"]
+        self.log.info("waiting for Batch job %s (stopping the task terminates it)", job_id)
+        hook = await self.ready_hook()  # with its connection: on_kill has no time to ask for it
+        account = (self.aws_conn_id, self.serialized_fields.get("role_arn", ""), self.region_name)
+        watch = job_watch.watch_for(account, hook, self.waiter_delay)
         try:
-            async for event in super().run():
-                if self.ends_task_on_success and event.payload.get("status") == "success":
-                    event = await self.task_success(event.payload)
-                yield event
+            # The provider's limit, waiter_delay x waiter_max_attempts, whatever the shared loop's pace.
+            limit = self.waiter_delay * self.attempts
+            job = await asyncio.wait_for(watch.wait(job_id, self.waiter_delay), limit)
+        except TimeoutError:
+            yield self.error(job_id, "Waiter error: max attempts reached")
+            return
         except asyncio.CancelledError:
             timeout = getattr(self, "timeout_after", None)  # set by the triggerer
             if timeout is not None and timeout.replace(tzinfo=timeout.tzinfo or UTC) < datetime.now(UTC):
                 await asyncio.shield(self.terminate(TIMED_OUT))
             raise
+        if job["status"] != "SUCCEEDED":
+            reason = job.get("statusReason") or job["status"]
+            yield self.error(job_id, f"{self.failure_message}: {reason}")
+        elif self.ends_task_on_success:
+            yield await self.task_success(job_id)
+        else:
+            yield TriggerEvent({"status": "success", "job_id": job_id})
 
-    async def task_success(self, payload: dict) -> TaskSuccessEvent:
+    @staticmethod
+    def error(job_id: str, message: str) -> TriggerEvent:
+        """The provider trigger's event for a job that failed or was waited on too long."""
+        return TriggerEvent({"status": "error", "message": message, "job_id": job_id})
+
+    async def task_success(self, job_id: str) -> TaskSuccessEvent:
         """The event that ends the task here, with what BatchOperator.execute_complete would have stored:
         the job id (return value) and its CloudWatch log stream link."""
-        job_id = payload["job_id"]
         xcoms = {"return_value": job_id}
         hook = await self.ready_hook()
         try:  # boto's sync calls, in a worker thread
