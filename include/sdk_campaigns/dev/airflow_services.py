@@ -67,6 +67,9 @@ def services_env() -> dict[str, str]:
         # Components start task runners as `airflow …` by name: the venv's bin must come first.
         "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # Bytecode caches written, as in any deployment: with PYTHONDONTWRITEBYTECODE set in the shell,
+        # every task process compiled this package's modules and the DAG file from source again.
+        "PYTHONDONTWRITEBYTECODE": "",
         # As many task processes as the campaign DAG runs at once (max_active_tasks): with 8, the image
         # steps of 8 SDKs held every slot, and the last SDKs' jobs were submitted seconds late.
         "AIRFLOW__CORE__PARALLELISM": "16",
