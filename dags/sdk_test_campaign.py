@@ -215,6 +215,7 @@ with DAG(
             retries=2,
             retry_delay=timedelta(seconds=1),
             execution_timeout=RUN_TESTS_TIMEOUT,
+            # the trigger's own limit, poll_interval x max_retries, no shorter than the timeout
             max_retries=math.ceil(RUN_TESTS_TIMEOUT.total_seconds() / CONFIG.batch.poll_interval_seconds),
             map_index_template="{{ task.tags['sdk'] }}",
             doc_md="One AWS Batch job per SDK on Fargate, deferrable; a retry re-attaches to the job it "
