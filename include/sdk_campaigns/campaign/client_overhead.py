@@ -76,7 +76,8 @@ class _SearchPaths(list):
 @functools.cache
 def shared_loader(search_path_string: str | None = None):
     """One botocore data loader per data path (AWS_DATA_PATH) for the whole process. Its cache holds
-    parsed models that botocore already shares between the clients of one session."""
+    parsed models that botocore already shares between the clients of one session; two threads
+    filling it at once parse a file twice at worst (dict writes are atomic)."""
     import botocore.loaders
 
     loader = botocore.loaders.create_loader(search_path_string)
