@@ -136,4 +136,5 @@ def test_one_watch_per_account_and_event_loop():
 
     one, same, other = asyncio.run(main())
     assert one is same and one is not other
+    assert one.interval == 1  # the shortest any trigger asked for
     assert asyncio.run(main())[0] is not one  # another event loop, another watch

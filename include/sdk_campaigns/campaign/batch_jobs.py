@@ -174,7 +174,7 @@ class CancellableBatchJobTrigger(BatchJobTrigger):
         try:
             # The provider's limit, waiter_delay x waiter_max_attempts, whatever the shared loop's pace.
             limit = self.waiter_delay * self.attempts
-            job = await asyncio.wait_for(watch.wait(job_id, self.waiter_delay), limit)
+            job = await asyncio.wait_for(watch.wait(job_id), limit)
         except TimeoutError:
             yield self.error(job_id, "Waiter error: max attempts reached")
             return

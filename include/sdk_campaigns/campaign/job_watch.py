@@ -35,10 +35,8 @@ class JobWatch:
         self._statuses: dict[str, str] = {}
         self._loop_task: asyncio.Task | None = None
 
-    async def wait(self, job_id: str, interval: float | None = None) -> dict:
+    async def wait(self, job_id: str) -> dict:
         """The job's description once it is SUCCEEDED or FAILED."""
-        if interval:
-            self.interval = min(self.interval, interval)
         future = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(job_id, []).append(future)
         if self._loop_task is None:
@@ -96,8 +94,11 @@ _watches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop 
 
 
 def watch_for(account: tuple, hook, interval: float) -> JobWatch:
-    """This event loop's watch of that account's jobs (made with `hook` if it has none yet)."""
+    """This event loop's watch of that account's jobs (made with `hook` if it has none yet), looking
+    at least every `interval` seconds: the shortest any of its triggers asks for."""
     by_account = _watches.setdefault(asyncio.get_running_loop(), {})
     if account not in by_account:
         by_account[account] = JobWatch(hook, interval)
-    return by_account[account]
+    watch = by_account[account]
+    watch.interval = min(watch.interval, interval)
+    return watch
